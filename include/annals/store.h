@@ -1,0 +1,124 @@
+// The Store: annals' durable state, spoken in domain terms only (events, indexes, items,
+// idempotency keys, metadata) so that the embedded RocksDB implementation and a PostgreSQL
+// implementation can sit behind one conformance suite.
+//
+// Thread-safety: every method may be called concurrently from any thread, except that
+// Append must be called by one writer at a time (the ingestor's writer thread); readers
+// never block the writer and see either all or none of an appended batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "annals/event.h"
+#include "annals/status.h"
+
+namespace annals {
+
+// An idempotency record: (organization_id, key) -> the event it produced.
+struct IdempotencyRecord {
+  std::string organization_id;
+  std::string key;
+  std::string content_hash;  // raw SHA-256 of the client content (EventDraft::content_hash)
+  std::string event_id;
+  uint64_t seq = 0;
+  TimestampUs created_at = 0;  // when first stored; the record expires after the window
+};
+
+// An item's lifecycle as derived from the events that name it.
+struct ItemRecord {
+  std::string organization_id;
+  std::string type;
+  std::string id;
+  TimestampUs first_seen = 0;   // occurred_at of the earliest event naming the item
+  TimestampUs last_seen = 0;    // occurred_at of the latest event naming the item
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t event_count = 0;
+  // occurred_at of the latest `changes.op = delete` event, when no create/update/snapshot
+  // came after it (by (occurred_at, seq)); 0 while the item is alive.
+  TimestampUs deleted_at = 0;
+};
+
+// One atomic, durable append: the events of a group commit and their idempotency records.
+// Events are in position order; positions and per-organization seqs continue the store's
+// sequences without gaps.
+struct AppendBatch {
+  std::vector<EventRecord> events;
+  std::vector<IdempotencyRecord> idempotency;
+};
+
+// A filter in the common vocabulary (PRODUCT.md "HTTP API conventions"). Empty vectors mean
+// "any". Within one field values are OR-ed; fields are AND-ed. A target matches when one of
+// the event's targets satisfies both target_types and target_ids.
+struct EventFilter {
+  std::string organization_id;          // required
+  std::vector<std::string> actions;     // exact actions
+  std::vector<std::string> action_prefixes;  // "finding." for "finding.*"
+  std::vector<std::string> actor_ids;
+  std::vector<std::string> target_types;
+  std::vector<std::string> target_ids;
+  std::optional<TimestampUs> from;      // occurred_at >= from
+  std::optional<TimestampUs> to;        // occurred_at < to
+};
+
+// A position in the (occurred_at, seq) order of one organization's events.
+struct ListKey {
+  TimestampUs occurred_at = 0;
+  uint64_t seq = 0;
+  bool operator==(const ListKey&) const = default;
+};
+
+// Scan events matching `filter` in (occurred_at, seq) order, ascending or descending,
+// starting strictly after `start` (in scan direction) when set, returning at most `limit`.
+struct ScanRequest {
+  EventFilter filter;
+  bool descending = true;
+  std::optional<ListKey> start_after;
+  size_t limit = 100;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Appends the batch atomically and durably (synced to stable storage before returning OK).
+  // On any error nothing of the batch is visible, and the caller must treat the store as failed.
+  virtual Status Append(const AppendBatch& batch) = 0;
+
+  // The last assigned global position (0 when empty).
+  virtual Result<uint64_t> LastPosition() = 0;
+  // The last assigned seq of an organization (0 when it has no events).
+  virtual Result<uint64_t> LastSeq(const std::string& organization_id) = 0;
+
+  // The event with this id, or nullopt.
+  virtual Result<std::optional<EventRecord>> GetEvent(const std::string& id) = 0;
+  // The event of an organization with this seq, or nullopt.
+  virtual Result<std::optional<EventRecord>> GetEventBySeq(const std::string& organization_id,
+                                                            uint64_t seq) = 0;
+  // Events in global position order with position > after_position, at most `limit`.
+  virtual Result<std::vector<EventRecord>> ReadFrom(uint64_t after_position, size_t limit) = 0;
+  // Matching events in scan order, at most request.limit.
+  virtual Result<std::vector<EventRecord>> Scan(const ScanRequest& request) = 0;
+
+  virtual Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      const std::string& organization_id, const std::string& key) = 0;
+  // Removes idempotency records created before `created_before`; returns how many.
+  virtual Result<uint64_t> ExpireIdempotency(TimestampUs created_before) = 0;
+
+  virtual Result<std::optional<ItemRecord>> GetItem(const std::string& organization_id,
+                                                     const std::string& type,
+                                                     const std::string& id) = 0;
+
+  // Small durable metadata (organizations, keys, settings), by name. Writes are synced.
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& name) = 0;
+  virtual Status PutMeta(const std::string& name, const std::string& value) = 0;
+
+  // Approximate bytes the store occupies on disk.
+  virtual Result<uint64_t> ApproximateSizeBytes() = 0;
+};
+
+}  // namespace annals
