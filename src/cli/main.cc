@@ -1,0 +1,92 @@
+// annals: the server and its command-line client.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "annals: a multi-tenant, tamper-evident platform audit log.\n"
+      "Run `annals serve` to start the server; the other subcommands talk to a running server."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+  annals::ServeArgs serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run the annals server");
+  serve_cmd->add_option("--config", serve.config_file, "TOML configuration file")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--data", serve.data_dir,
+                        "Data directory (default ./data; config key server.data)");
+  serve_cmd->add_option("--listen", serve.listen,
+                        "Address to listen on, HOST:PORT (default 127.0.0.1:8080; port 0 picks "
+                        "a free port)");
+
+  annals::ClientArgs client;
+  client.server = EnvOr("ANNALS_SERVER", "http://127.0.0.1:8080");
+  client.key = EnvOr("ANNALS_KEY", "");
+  auto add_client_options = [&client](CLI::App* cmd) {
+    cmd->add_option("--server", client.server,
+                    "annals server URL (env ANNALS_SERVER, default http://127.0.0.1:8080)");
+    cmd->add_option("--key", client.key, "API key (env ANNALS_KEY)");
+  };
+
+  annals::IngestArgs ingest;
+  CLI::App* ingest_cmd =
+      app.add_subcommand("ingest", "Send events from an NDJSON file (or - for stdin) in batches");
+  ingest_cmd->add_option("file", ingest.file, "NDJSON file, one event per line, or - for stdin")
+      ->required();
+  ingest_cmd->add_option("--org", ingest.org,
+                         "Organization for lines without organization_id");
+  ingest_cmd->add_option("--batch", ingest.batch, "Events per request (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->default_val(1000);
+  ingest_cmd->add_flag("--quiet", ingest.quiet, "No progress line and no summary");
+  add_client_options(ingest_cmd);
+
+  annals::EventsArgs events;
+  CLI::App* events_cmd = app.add_subcommand("events", "Search events");
+  events_cmd->add_option("--org", events.org, "Organization (required with a platform key)");
+  events_cmd->add_option("--action", events.actions,
+                         "Action, exact or prefix.* (repeatable)");
+  events_cmd->add_option("--actor", events.actor_ids, "Actor id (repeatable)");
+  events_cmd->add_option("--target-type", events.target_types, "Target type (repeatable)");
+  events_cmd->add_option("--target-id", events.target_ids, "Target id (repeatable)");
+  events_cmd->add_option("--from", events.from, "Earliest occurred_at, RFC 3339 (inclusive)");
+  events_cmd->add_option("--to", events.to, "Latest occurred_at, RFC 3339 (exclusive)");
+  events_cmd->add_option("--order", events.order, "asc or desc (default desc)")
+      ->check(CLI::IsMember({"asc", "desc"}));
+  events_cmd->add_option("--limit", events.limit, "Events per page (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->default_val(100);
+  events_cmd->add_option("--after", events.after, "Cursor: the page after this one");
+  events_cmd->add_option("--before", events.before, "Cursor: the page before this one");
+  events_cmd->add_flag("--json", events.json, "Print events as NDJSON instead of a table");
+  events_cmd->add_flag("--all", events.all, "Follow cursors through every page");
+  add_client_options(events_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "annals: " << e.what() << " (see annals --help)\n";
+    return 2;
+  }
+
+  if (serve_cmd->parsed()) return annals::RunServe(serve);
+  if (ingest_cmd->parsed()) return annals::RunIngest(client, ingest);
+  if (events_cmd->parsed()) return annals::RunEvents(client, events);
+  return 2;
+}

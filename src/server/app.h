@@ -1,0 +1,50 @@
+// The annals server process: wires configuration into the store, the ingestor, the API
+// handlers and the HTTP server, and runs their lifecycle.
+//
+// Thread-safety: Open/Serve/Shutdown from the controlling thread only.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "annals/clock.h"
+#include "annals/status.h"
+#include "server/config.h"
+
+namespace annals {
+
+class Store;
+class Ingestor;
+class HttpServer;
+class Logger;
+class Api;
+
+class App {
+ public:
+  // Opens the data directory (creating it and the admin key on first start), the store and
+  // the ingestor, and starts serving HTTP. `admin_key_env` is ANNALS_ADMIN_KEY or "".
+  static Result<std::unique_ptr<App>> Start(const Config& config, const std::string& admin_key_env,
+                                            std::shared_ptr<Logger> logger);
+  ~App();
+
+  uint16_t port() const;
+
+  // Graceful shutdown: stop accepting, answer in-flight requests (up to the grace period),
+  // make every queued event durable, close the store.
+  void Shutdown();
+
+ private:
+  App() = default;
+
+  Config config_;
+  std::shared_ptr<Logger> logger_;
+  SystemClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Ingestor> ingestor_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> http_;
+  bool shut_down_ = false;
+};
+
+}  // namespace annals

@@ -1,0 +1,57 @@
+// annals server configuration: a TOML file, then ANNALS_<SECTION>_<KEY> environment
+// variables, then command-line flags, each overriding the one before. Every key is
+// documented in docs/configuration.md. Unknown keys are errors, never ignored.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "annals/options.h"
+#include "annals/status.h"
+
+namespace annals {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url;  // default: "http://" + listen
+  std::string data_dir = "./data";
+  int threads = 0;         // 0: one per CPU core
+  size_t max_connections = 10000;
+  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds shutdown_grace{10000};
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error
+  std::string format = "json";  // json or text
+};
+
+struct Config {
+  ServerConfig server;
+  EventLimits event_limits;
+  RequestLimits request_limits;
+  IngestOptions ingest;
+  RocksStoreOptions store;
+  LogConfig log;
+};
+
+// Overrides given on the command line, already split into section.key = value.
+struct ConfigOverrides {
+  std::optional<std::string> config_file;
+  std::map<std::string, std::string> values;  // "server.listen" -> "127.0.0.1:0"
+};
+
+// Loads the configuration. `environ` is the process environment (injected for tests).
+Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ);
+
+// Parses "<n>ms|s|m|h|d" into microseconds; false if malformed.
+bool ParseDurationUs(const std::string& text, int64_t* out);
+
+// Splits "host:port" (IPv6 as "[::1]:8080"); port 0 allowed.
+Status SplitHostPort(const std::string& listen, std::string* host, uint16_t* port);
+
+}  // namespace annals

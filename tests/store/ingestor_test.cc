@@ -1,0 +1,314 @@
+// The ingestor against a real RocksDB store: group commit, seq assignment, atomic
+// submissions, idempotency, overload and sticky failure.
+#include "ingest/ingestor.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "common/sha256.h"
+#include "domain/event_decoder.h"
+#include "storage/rocksdb/rocks_store.h"
+
+namespace annals {
+namespace {
+
+constexpr TimestampUs kNow = 1764381784000000;  // 2025-11-29T02:03:04Z
+
+class IngestorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("annals-ingestor-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    OpenStore();
+  }
+  void TearDown() override {
+    ingestor_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenStore() {
+    RocksStoreOptions o;
+    o.path = dir_.string();
+    auto s = RocksStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+  void StartIngestor(IngestOptions options = {}) {
+    auto i = Ingestor::Start(store_.get(), &clock_, options);
+    ASSERT_TRUE(i.ok()) << i.status().ToString();
+    ingestor_ = std::move(i).value();
+  }
+
+  // A draft decoded from JSON, as the API would produce it.
+  static EventDraft Draft(const std::string& org, const std::string& action,
+                          const std::string& target_id, const std::string& key = "",
+                          const std::string& reason = "r") {
+    std::string body = R"({"organization_id":")" + org + R"(","action":")" + action +
+                       R"(","occurred_at":"2025-11-29T01:00:00Z","actor":{"id":"u1","type":"user"},)"
+                       R"("targets":[{"id":")" + target_id + R"(","type":"finding"}],)"
+                       R"("metadata":{"reason":")" + reason + R"("})";
+    if (!key.empty()) body += R"(,"idempotency_key":")" + key + R"(")";
+    body += "}";
+    DecodeContext ctx;
+    ctx.now = kNow;
+    auto d = DecodeEventsBody(body, BodyFormat::kJson, EventLimits{}, RequestLimits{}, ctx);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return std::move(d->drafts.at(0));
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_{kNow};
+  std::unique_ptr<RocksStore> store_;
+  std::unique_ptr<Ingestor> ingestor_;
+};
+
+TEST_F(IngestorTest, AssignsGapFreeSeqPerOrganizationAndGlobalPositions) {
+  StartIngestor();
+  std::vector<EventDraft> drafts;
+  drafts.push_back(Draft("org_a", "finding.created", "F-1"));
+  drafts.push_back(Draft("org_b", "finding.created", "F-2"));
+  drafts.push_back(Draft("org_a", "finding.updated", "F-1"));
+  auto acks = ingestor_->SubmitAndWait(std::move(drafts));
+  ASSERT_TRUE(acks.ok()) << acks.status().ToString();
+  ASSERT_EQ(acks->size(), 3u);
+  EXPECT_EQ((*acks)[0].seq, 1u);
+  EXPECT_EQ((*acks)[1].seq, 1u);
+  EXPECT_EQ((*acks)[2].seq, 2u);
+  EXPECT_EQ((*acks)[0].position, 1u);
+  EXPECT_EQ((*acks)[2].position, 3u);
+  EXPECT_LT((*acks)[0].id, (*acks)[2].id);  // ULIDs sort by creation
+
+  auto stored = store_->GetEvent((*acks)[2].id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->seq, 2u);
+  EXPECT_EQ((*stored)->fields.organization_id, "org_a");
+  EXPECT_NE((*stored)->json.find("\"seq\":2"), std::string::npos);
+  EXPECT_NE((*stored)->json.find("\"id\":\"" + (*acks)[2].id + "\""), std::string::npos);
+  EXPECT_NE((*stored)->json.find("\"received_at\":\"2025-11-29T02:03:04.000000Z\""),
+            std::string::npos);
+}
+
+TEST_F(IngestorTest, SeqContinuesAfterRestart) {
+  StartIngestor();
+  ASSERT_TRUE(ingestor_->SubmitAndWait({Draft("org_a", "a.b", "1")}).ok());
+  ASSERT_TRUE(ingestor_->SubmitAndWait({Draft("org_a", "a.b", "2")}).ok());
+  ingestor_.reset();
+  store_.reset();
+  OpenStore();
+  StartIngestor();
+  auto acks = ingestor_->SubmitAndWait({Draft("org_a", "a.b", "3")});
+  ASSERT_TRUE(acks.ok());
+  EXPECT_EQ((*acks)[0].seq, 3u);
+  EXPECT_EQ((*acks)[0].position, 3u);
+}
+
+TEST_F(IngestorTest, ConcurrentSubmissionsAreAllDurableAndGapFree) {
+  StartIngestor();
+  constexpr int kThreads = 8, kPerThread = 200;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<uint64_t> seqs;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto acks = ingestor_->SubmitAndWait(
+            {Draft("org_a", "x.y", std::to_string(t) + "-" + std::to_string(i))});
+        ASSERT_TRUE(acks.ok()) << acks.status().ToString();
+        std::lock_guard<std::mutex> lock(mu);
+        seqs.insert((*acks)[0].seq);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(seqs.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*seqs.begin(), 1u);
+  EXPECT_EQ(*seqs.rbegin(), static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_EQ(*store_->LastSeq("org_a"), static_cast<uint64_t>(kThreads * kPerThread));
+  // Group commit: fewer durable writes than submissions.
+  EXPECT_LE(ingestor_->Stats().groups_committed, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+TEST_F(IngestorTest, IdempotentRetryReturnsTheOriginal) {
+  StartIngestor();
+  auto first = ingestor_->SubmitAndWait({Draft("org_a", "a.b", "1", "key-1")});
+  ASSERT_TRUE(first.ok());
+  auto again = ingestor_->SubmitAndWait({Draft("org_a", "a.b", "1", "key-1")});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0].id, (*first)[0].id);
+  EXPECT_EQ((*again)[0].seq, (*first)[0].seq);
+  EXPECT_TRUE((*again)[0].duplicate);
+  EXPECT_EQ(*store_->LastSeq("org_a"), 1u);
+
+  // The same key in another organization is a different key.
+  auto other = ingestor_->SubmitAndWait({Draft("org_b", "a.b", "1", "key-1")});
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE((*other)[0].duplicate);
+}
+
+TEST_F(IngestorTest, IdempotencyKeyWithOtherContentConflictsAndStoresNothing) {
+  StartIngestor();
+  ASSERT_TRUE(ingestor_->SubmitAndWait({Draft("org_a", "a.b", "1", "key-1")}).ok());
+  std::vector<EventDraft> batch;
+  batch.push_back(Draft("org_a", "a.b", "2"));
+  batch.push_back(Draft("org_a", "a.b", "1", "key-1", "different"));
+  auto r = ingestor_->SubmitAndWait(std::move(batch));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kConflict);
+  EXPECT_EQ(r.status().error_code(), "idempotency_conflict");
+  EXPECT_EQ(*store_->LastSeq("org_a"), 1u);  // the valid event of the batch was not stored
+}
+
+TEST_F(IngestorTest, DuplicateKeysInsideOneSubmission) {
+  StartIngestor();
+  std::vector<EventDraft> batch;
+  batch.push_back(Draft("org_a", "a.b", "1", "k"));
+  batch.push_back(Draft("org_a", "a.b", "1", "k"));
+  auto r = ingestor_->SubmitAndWait(std::move(batch));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)[0].id, (*r)[1].id);
+  EXPECT_EQ(*store_->LastSeq("org_a"), 1u);
+
+  std::vector<EventDraft> bad;
+  bad.push_back(Draft("org_a", "a.b", "9", "k2"));
+  bad.push_back(Draft("org_a", "a.b", "9", "k2", "other"));
+  auto c = ingestor_->SubmitAndWait(std::move(bad));
+  EXPECT_EQ(c.status().code(), Code::kConflict);
+}
+
+TEST_F(IngestorTest, ExpiredIdempotencyKeyStoresAgain) {
+  IngestOptions o;
+  o.idempotency_window_us = 60LL * 1000000;
+  StartIngestor(o);
+  auto first = ingestor_->SubmitAndWait({Draft("org_a", "a.b", "1", "key")});
+  ASSERT_TRUE(first.ok());
+  clock_.Advance(61LL * 1000000);
+  auto later = ingestor_->SubmitAndWait({Draft("org_a", "a.b", "1", "key")});
+  ASSERT_TRUE(later.ok());
+  EXPECT_NE((*later)[0].id, (*first)[0].id);
+  EXPECT_FALSE((*later)[0].duplicate);
+}
+
+TEST_F(IngestorTest, FullQueueIsRefusedWithRetryAfter) {
+  IngestOptions o;
+  o.max_queued_events = 1;
+  StartIngestor(o);
+  // Fill the queue faster than one writer can drain it; at least one refusal must come back
+  // as 503-style kUnavailable with a Retry-After hint, and every accepted one is durable.
+  std::vector<std::future<Result<std::vector<Ack>>>> futures;
+  for (int i = 0; i < 500; ++i) {
+    auto p = std::make_shared<std::promise<Result<std::vector<Ack>>>>();
+    futures.push_back(p->get_future());
+    std::vector<EventDraft> two;
+    two.push_back(Draft("org_a", "a.b", std::to_string(i)));
+    two.push_back(Draft("org_a", "a.b", std::to_string(i)));
+    ingestor_->Submit(std::move(two), [p](Result<std::vector<Ack>> r) { p->set_value(std::move(r)); });
+  }
+  size_t accepted = 0, refused = 0;
+  for (auto& f : futures) {
+    auto r = f.get();
+    if (r.ok()) {
+      accepted += r->size();
+    } else {
+      EXPECT_EQ(r.status().code(), Code::kUnavailable);
+      EXPECT_EQ(r.status().error_code(), "overloaded");
+      EXPECT_TRUE(r.status().retry_after_seconds().has_value());
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_EQ(*store_->LastSeq("org_a"), accepted);
+}
+
+TEST_F(IngestorTest, StopDrainsQueuedSubmissionsThenRefuses) {
+  StartIngestor();
+  std::vector<std::future<Result<std::vector<Ack>>>> futures;
+  for (int i = 0; i < 100; ++i) {
+    auto p = std::make_shared<std::promise<Result<std::vector<Ack>>>>();
+    futures.push_back(p->get_future());
+    ingestor_->Submit({Draft("org_a", "a.b", std::to_string(i))},
+                      [p](Result<std::vector<Ack>> r) { p->set_value(std::move(r)); });
+  }
+  ingestor_->Stop();
+  for (auto& f : futures) EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(*store_->LastSeq("org_a"), 100u);
+  auto after = ingestor_->SubmitAndWait({Draft("org_a", "a.b", "late")});
+  EXPECT_EQ(after.status().code(), Code::kUnavailable);
+  EXPECT_EQ(after.status().error_code(), "shutting_down");
+}
+
+}  // namespace
+}  // namespace annals
+
+namespace annals {
+namespace {
+
+// Wraps a real store and fails appends on demand (fault injection, as a disk error would).
+class FaultyStore final : public Store {
+ public:
+  explicit FaultyStore(Store* real) : real_(real) {}
+  std::atomic<bool> fail_appends{false};
+  Status Append(const AppendBatch& b) override {
+    if (fail_appends.load()) return Status::Internal("injected I/O error: No space left on device");
+    return real_->Append(b);
+  }
+  Result<uint64_t> LastPosition() override { return real_->LastPosition(); }
+  Result<uint64_t> LastSeq(const std::string& o) override { return real_->LastSeq(o); }
+  Result<std::optional<EventRecord>> GetEvent(const std::string& id) override {
+    return real_->GetEvent(id);
+  }
+  Result<std::optional<EventRecord>> GetEventBySeq(const std::string& o, uint64_t s) override {
+    return real_->GetEventBySeq(o, s);
+  }
+  Result<std::vector<EventRecord>> ReadFrom(uint64_t p, size_t l) override {
+    return real_->ReadFrom(p, l);
+  }
+  Result<std::vector<EventRecord>> Scan(const ScanRequest& r) override { return real_->Scan(r); }
+  Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& o,
+                                                          const std::string& k) override {
+    return real_->GetIdempotency(o, k);
+  }
+  Result<uint64_t> ExpireIdempotency(TimestampUs t) override { return real_->ExpireIdempotency(t); }
+  Result<std::optional<ItemRecord>> GetItem(const std::string& o, const std::string& t,
+                                            const std::string& i) override {
+    return real_->GetItem(o, t, i);
+  }
+  Result<std::optional<std::string>> GetMeta(const std::string& n) override {
+    return real_->GetMeta(n);
+  }
+  Status PutMeta(const std::string& n, const std::string& v) override { return real_->PutMeta(n, v); }
+  Result<uint64_t> ApproximateSizeBytes() override { return real_->ApproximateSizeBytes(); }
+
+ private:
+  Store* real_;
+};
+
+TEST_F(IngestorTest, WriteFailureIsNeverAcknowledgedAndIsSticky) {
+  FaultyStore faulty(store_.get());
+  auto started = Ingestor::Start(&faulty, &clock_, IngestOptions{});
+  ASSERT_TRUE(started.ok());
+  auto ing = std::move(started).value();
+  ASSERT_TRUE(ing->SubmitAndWait({Draft("org_a", "a.b", "1")}).ok());
+
+  faulty.fail_appends = true;
+  auto failed = ing->SubmitAndWait({Draft("org_a", "a.b", "2")});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Code::kUnavailable);
+  EXPECT_EQ(failed.status().error_code(), "store_failed");
+  EXPECT_FALSE(ing->Health().ok());
+
+  // Even once the disk recovers, writes stay refused until a restart.
+  faulty.fail_appends = false;
+  auto refused = ing->SubmitAndWait({Draft("org_a", "a.b", "3")});
+  EXPECT_EQ(refused.status().error_code(), "store_failed");
+  EXPECT_EQ(*store_->LastSeq("org_a"), 1u);
+}
+
+}  // namespace
+}  // namespace annals
