@@ -326,7 +326,9 @@ TEST_F(ApiTest, BadInputGetsAClearErrorAndStoresNothing) {
   for (const Case& c : cases) {
     auto r = Post(c.body, c.content_type);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
-    if (!c.code.empty()) EXPECT_EQ(ErrorCode(r), c.code) << c.name << ": " << r.body;
+    if (!c.code.empty()) {
+      EXPECT_EQ(ErrorCode(r), c.code) << c.name << ": " << r.body;
+    }
     json::value v = Parse(r.body);
     EXPECT_FALSE(v.at("error").at("message").as_string().empty()) << c.name;
   }
