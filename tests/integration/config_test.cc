@@ -1,0 +1,103 @@
+// Configuration precedence and validation: file < environment < flags.
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "harness.h"
+
+namespace annals {
+namespace {
+
+std::vector<char*> Env(std::vector<std::string>& storage) {
+  std::vector<char*> out;
+  for (auto& s : storage) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
+  auto c = LoadConfig({}, nullptr);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->server.public_url, "http://127.0.0.1:8080");
+  EXPECT_EQ(c->server.data_dir, "./data");
+  EXPECT_EQ(c->request_limits.max_batch_events, 1000u);
+  EXPECT_EQ(c->request_limits.max_request_bytes, 16u << 20);
+  EXPECT_EQ(c->event_limits.max_event_bytes, 1u << 20);
+  EXPECT_EQ(c->event_limits.max_metadata_keys, 50u);
+  EXPECT_EQ(c->event_limits.max_future_us, 3600LL * 1000000);
+  EXPECT_EQ(c->ingest.idempotency_window_us, 24LL * 3600 * 1000000);
+  EXPECT_TRUE(c->store.sync);
+}
+
+TEST(ConfigTest, FileThenEnvironmentThenFlags) {
+  testing::TempDir dir;
+  auto file = dir.path() / "a.toml";
+  std::ofstream(file) << "[server]\nlisten = \"127.0.0.1:1111\"\ndata = \"/from/file\"\n"
+                         "[limits]\nmax_targets = 5\nmax_future = \"5m\"\n"
+                         "[ingest]\nidempotency_window = \"2d\"\n";
+  std::vector<std::string> env_s = {"ANNALS_SERVER_LISTEN=127.0.0.1:2222", "ANNALS_LIMITS_MAX_TARGETS=7",
+                                    "ANNALS_KEY=ignored", "ANNALS_SERVER=http://x", "PATH=/bin"};
+  auto env = Env(env_s);
+  ConfigOverrides o;
+  o.config_file = file.string();
+  o.values["server.listen"] = "127.0.0.1:3333";
+  auto c = LoadConfig(o, env.data());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.listen, "127.0.0.1:3333");
+  EXPECT_EQ(c->server.data_dir, "/from/file");
+  EXPECT_EQ(c->event_limits.max_targets, 7u);
+  EXPECT_EQ(c->event_limits.max_future_us, 300LL * 1000000);
+  EXPECT_EQ(c->ingest.idempotency_window_us, 2LL * 86400 * 1000000);
+}
+
+TEST(ConfigTest, BadValuesNameTheirKey) {
+  testing::TempDir dir;
+  struct Case {
+    std::string toml, needle;
+  };
+  std::vector<Case> cases = {
+      {"[server]\nlisten = 8080\n", "server.listen"},
+      {"[server]\nlisten = \"localhost\"\n", "server.listen"},
+      {"[limits]\nmax_targets = -1\n", "limits.max_targets"},
+      {"[limits]\nmax_targets = 0\n", "limits.max_targets"},
+      {"[limits]\nmax_future = \"soon\"\n", "limits.max_future"},
+      {"[store]\nsync = \"yes\"\n", "store.sync"},
+      {"[nope]\nx = 1\n", "nope.x"},
+      {"listen = \"x\"\n", "listen"},
+      {"[server\n", "line 1"},
+  };
+  for (const Case& c : cases) {
+    auto file = dir.path() / "bad.toml";
+    std::ofstream(file) << c.toml;
+    ConfigOverrides o;
+    o.config_file = file.string();
+    auto r = LoadConfig(o, nullptr);
+    ASSERT_FALSE(r.ok()) << c.toml;
+    EXPECT_NE(r.status().message().find(c.needle), std::string::npos)
+        << c.toml << " -> " << r.status().message();
+  }
+  std::vector<std::string> env_s = {"ANNALS_SERVER_LISTN=127.0.0.1:1"};
+  auto env = Env(env_s);
+  auto r = LoadConfig({}, env.data());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("ANNALS_SERVER_LISTN"), std::string::npos);
+}
+
+TEST(ConfigTest, Durations) {
+  int64_t us = 0;
+  EXPECT_TRUE(ParseDurationUs("500ms", &us));
+  EXPECT_EQ(us, 500000);
+  EXPECT_TRUE(ParseDurationUs("180d", &us));
+  EXPECT_EQ(us, 180LL * 86400 * 1000000);
+  EXPECT_FALSE(ParseDurationUs("", &us));
+  EXPECT_FALSE(ParseDurationUs("5", &us));
+  EXPECT_FALSE(ParseDurationUs("-5s", &us));
+  EXPECT_FALSE(ParseDurationUs("5 s", &us));
+  EXPECT_FALSE(ParseDurationUs("99999999999999999d", &us));
+}
+
+}  // namespace
+}  // namespace annals
