@@ -1,0 +1,26 @@
+// SHA-256 and the byte encodings annals uses for hashes, keys and tokens.
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace annals {
+
+// Returns the SHA-256 digest of `data` as 32 raw bytes.
+std::string Sha256(std::string_view data);
+
+// Returns `data` as lowercase hexadecimal (two characters per byte).
+std::string HexEncode(std::string_view data);
+
+// Returns `data` in base64url (RFC 4648 section 5) without padding.
+std::string Base64UrlEncode(std::string_view data);
+
+// Decodes unpadded base64url. Strict: returns nullopt for any character outside
+// [A-Za-z0-9_-] (including '=' padding and whitespace), for a length that no encoding
+// produces (length % 4 == 1), and for non-zero unused bits in the last character, so that
+// every byte string has exactly one accepted encoding.
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+
+}  // namespace annals
