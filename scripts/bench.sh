@@ -158,6 +158,11 @@ machine() {
 }
 
 machine_info=$(machine)
+load1=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
+  log "warning: the load average is $load1; other work on this machine will skew the numbers."
+  machine_info+=$'\n'"- **Warning:** the machine was not idle (load average $load1 at the start)."
+fi
 commands=()
 status=0
 

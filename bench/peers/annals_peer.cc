@@ -93,6 +93,21 @@ PeerResult RunAnnalsPeer(const Ring& ring, const PeerConfig& config) {
                       FormatFixed(per_event, 2) + " µs of CPU per event, included in its CPU)");
   }
 
+  {
+    // The peers store the workload's canonical bytes; check that annals renders the very same
+    // bytes for the same event (given the same id, seq and received_at).
+    size_t same = 0, total = 0;
+    for (size_t i = 0; i < drafts.batches[0].size(); ++i) {
+      const GeneratedEvent& e = ring.batches[0][i];
+      std::string json = RenderCanonicalEvent(drafts.batches[0][i], e.id, e.seq, e.received_at_us);
+      same += json == e.canonical_json;
+      ++total;
+    }
+    r.notes.push_back("annals renders byte-identical canonical JSON to the bytes the peers store "
+                      "for " + std::to_string(same) + " of " + std::to_string(total) +
+                      " sampled events");
+  }
+
   const std::string dir = MakeTempDir(config.work_parent, "annals-");
   RocksStoreOptions store_options;
   store_options.path = dir + "/store";
@@ -168,6 +183,11 @@ PeerResult RunAnnalsPeer(const Ring& ring, const PeerConfig& config) {
                       " events per synced WriteBatch on average");
   }
   Result<uint64_t> approx = (*store)->ApproximateSizeBytes();
+  Result<uint64_t> stored = (*store)->LastPosition();
+  if (first_error.empty() && (!stored.ok() || *stored != r.events)) {
+    first_error = "the store holds " + std::to_string(stored.ok() ? *stored : 0) +
+                  " events, but " + std::to_string(r.events) + " were acknowledged";
+  }
   (*ingestor)->Stop();
   ingestor->reset();
   store->reset();

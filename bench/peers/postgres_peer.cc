@@ -318,6 +318,16 @@ PeerResult RunPostgresPeer(const Ring& ring, const PeerConfig& config) {
   r.json_bytes = json_bytes.load();
   r.commit_p50_ms = commits.Percentile(0.5) / 1000;
   r.commit_p99_ms = commits.Percentile(0.99) / 1000;
+  if (first_error.empty()) {
+    PGresult* res = PQexec(c0, "SELECT count(*) FROM events");
+    const std::string rows =
+        PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : PQerrorMessage(c0);
+    PQclear(res);
+    if (rows != std::to_string(r.events)) {
+      first_error = "the table holds " + rows + " events, but " + std::to_string(r.events) +
+                    " were committed";
+    }
+  }
   close_all();
   if (!first_error.empty()) {
     r.error = first_error;

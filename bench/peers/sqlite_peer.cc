@@ -177,6 +177,12 @@ PeerResult RunSqlitePeer(const Ring& ring, const PeerConfig& config) {
   r.process_cpu_us = ProcessCpu().total() - cpu0.total();
   r.commit_p50_ms = commits.Percentile(0.5) / 1000;
   r.commit_p99_ms = commits.Percentile(0.99) / 1000;
+  const std::string rows = db.Query1("SELECT count(*) FROM events");
+  if (rows != std::to_string(r.events)) {
+    r.error = "the table holds " + rows + " events, but " + std::to_string(r.events) +
+              " were committed";
+    return r;
+  }
   r.disk_bytes = DiskUsageBytes(dir);  // database + WAL, before the final checkpoint
   db.Close();
   r.notes.push_back("SQLite: wal_autocheckpoint=" + std::to_string(config.sqlite_wal_autocheckpoint) +
