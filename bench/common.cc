@@ -183,6 +183,32 @@ double ProcessTreeCpuUs(pid_t root) {
   return total;
 }
 
+std::map<std::string, double> ThreadCpuByName(pid_t pid) {
+  std::map<std::string, double> out;
+  const std::string base = pid ? "/proc/" + std::to_string(pid) + "/task" : "/proc/self/task";
+  DIR* d = opendir(base.c_str());
+  if (!d) return out;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream stat(base + "/" + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto open = line.find('(');
+    auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::string name = line.substr(open + 1, close - open - 1);
+    std::istringstream rest(line.substr(close + 2));
+    std::vector<std::string> f;
+    std::string tok;
+    while (rest >> tok) f.push_back(tok);
+    if (f.size() <= 12) continue;
+    out[name] += (std::stod(f[14 - 3]) + std::stod(f[15 - 3])) / ticks * 1e6;
+  }
+  closedir(d);
+  return out;
+}
+
 uint64_t ProcPeakRssBytes(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -64,6 +64,9 @@ double ProcCpuUs(pid_t pid, bool with_children);
 // CPU of a process tree: `root` (with its reaped children) plus every live process whose
 // parent is `root`. Used for a PostgreSQL server (postmaster and its backends/workers).
 double ProcessTreeCpuUs(pid_t root);
+// CPU (utime + stime, µs) of the live threads of a process (0 = this one), summed by thread
+// name (/proc/<pid>/task/<tid>/comm). Threads that exited are not counted.
+std::map<std::string, double> ThreadCpuByName(pid_t pid = 0);
 // Peak RSS (VmHWM) of another process in bytes, 0 if unreadable.
 uint64_t ProcPeakRssBytes(pid_t pid);
 
