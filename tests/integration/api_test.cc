@@ -125,7 +125,8 @@ TEST_F(ApiTest, AcceptsAllBodyFormsWithAcksInRequestOrder) {
   ASSERT_EQ(nd.status, 201) << nd.body;
   std::vector<int64_t> seqs;
   for (const auto* r : {&wrapped, &bare, &nd}) {
-    for (const auto& x : Parse(r->body).at("data").as_array()) seqs.push_back(x.at("seq").as_int64());
+    json::value v = Parse(r->body);
+    for (const auto& x : v.at("data").as_array()) seqs.push_back(x.at("seq").as_int64());
   }
   EXPECT_EQ(seqs, (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
 }

@@ -84,7 +84,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   std::vector<std::string> full = argv;
   if (!full.empty() && full[0] == "annals") full[0] = ANNALS_BINARY;
   int in[2], out[2], err[2];
-  if (::pipe(in) != 0 || ::pipe(out) != 0 || ::pipe(err) != 0) return {};
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
   pid_t pid = Spawn(full, env, in[0], out[1], err[1]);
   ::close(in[0]);
   ::close(out[1]);
@@ -123,13 +123,15 @@ bool ServerProcess::Start(const std::filesystem::path& data_dir,
     stderr_.clear();
   }
   int err[2];
-  if (::pipe(err) != 0) return false;
+  if (::pipe2(err, O_CLOEXEC) != 0) return false;
   std::vector<std::string> argv = {ANNALS_BINARY, "serve", "--data", data_dir.string(),
                                    "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   std::map<std::string, std::string> full_env = env;
   full_env.emplace("ANNALS_LOG_FORMAT", "text");
-  pid_ = Spawn(argv, full_env, -1, -1, err[1]);
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  pid_ = Spawn(argv, full_env, devnull, devnull, err[1]);
+  ::close(devnull);
   ::close(err[1]);
   stderr_fd_ = err[0];
   reader_ = std::thread([this] {
