@@ -1,0 +1,1610 @@
+#include "storage/rocksdb/rocks_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/table.h>
+#include <rocksdb/transaction_log.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <filesystem>
+#include <limits>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "storage/key_encoding.h"
+
+namespace annals {
+namespace {
+
+namespace enc = storage;
+
+// ---------------------------------------------------------------------------------------
+// Column families. The order is the index into RocksStore::handles_; the names are the
+// on-disk format (docs/storage.md). "default" is required by RocksDB and unused.
+enum Cf : int {
+  kDefault = 0,
+  kEvents,       // u64 position -> event value
+  kEventIds,     // event id (raw bytes) -> u64 position
+  kOrgSeq,       // str org | u64 seq -> u64 position
+  kIdxTime,      // str org | ts occurred_at | u64 seq -> u64 position
+  kIdxAction,    // str org | str action | ts | u64 seq -> u64 position
+  kIdxActor,     // str org | str actor_id | ts | u64 seq -> u64 position
+  kItems,        // str org | str type | str id -> item record (merge operands), and
+                 // str org | str type | str id | ts | u64 seq -> u64 position (the target index)
+  kIdempotency,  // str org | str key -> idempotency record
+  kMeta,         // raw name -> value
+  kCfCount,
+};
+
+constexpr const char* kCfNames[kCfCount] = {
+    "default",    "events",    "event_ids", "org_seq",     "idx_time",
+    "idx_action", "idx_actor", "items",     "idempotency", "meta",
+};
+
+// Meta keys.
+constexpr std::string_view kMetaFormatVersion = "format_version";
+constexpr std::string_view kMetaLastPosition = "last_position";
+constexpr std::string_view kMetaOrgSeqPrefix = "orgseq/";
+constexpr std::string_view kMetaUserPrefix = "kv/";
+
+// Leading byte of each value format, so that a later format can be told apart.
+constexpr char kEventValueFormat = 1;
+constexpr char kItemValueFormat = 1;
+constexpr char kIdempotencyValueFormat = 1;
+
+// Size of the (occurred_at, seq) suffix that ends every time-ordered index key.
+constexpr size_t kListKeySize = enc::kTimestampSize + enc::kU64Size;
+
+// Scans use at most this many per-value index iterators; beyond it a less selective index
+// with post-filtering is used instead.
+constexpr size_t kMaxScanCursors = 256;
+
+constexpr TimestampUs kMinTs = std::numeric_limits<TimestampUs>::min();
+constexpr TimestampUs kMaxTs = std::numeric_limits<TimestampUs>::max();
+constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// ---------------------------------------------------------------------------------------
+// Value encoding helpers: LEB128 varints, zigzag for signed values, length-prefixed bytes.
+
+void PutVarint(std::string* dst, uint64_t v) {
+  char buf[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  dst->append(buf, n);
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (unsigned shift = 0, i = 0; shift <= 63 && i < in->size(); shift += 7, ++i) {
+    const uint64_t byte = static_cast<unsigned char>((*in)[i]);
+    result |= (byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      in->remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+void PutSigned(std::string* dst, int64_t v) { PutVarint(dst, ZigZag(v)); }
+bool GetSigned(std::string_view* in, int64_t* v) {
+  uint64_t raw = 0;
+  if (!GetVarint(in, &raw)) return false;
+  *v = UnZigZag(raw);
+  return true;
+}
+
+void PutBytes(std::string* dst, std::string_view s) {
+  PutVarint(dst, s.size());
+  dst->append(s);
+}
+bool GetBytes(std::string_view* in, std::string_view* s) {
+  uint64_t len = 0;
+  if (!GetVarint(in, &len) || len > in->size()) return false;
+  *s = in->substr(0, len);
+  in->remove_prefix(len);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Event values (docs/storage.md "events"):
+//   u8 format (1) | u8 change_op | varint seq | zigzag occurred_at | zigzag received_at |
+//   bytes id | bytes organization_id | bytes action | bytes actor_id | bytes actor_type |
+//   varint target_count | target_count x (bytes type | bytes id) | canonical JSON (the rest)
+// "bytes" is a varint length followed by that many bytes.
+
+void EncodeEventHeader(const EventRecord& e, std::string* dst) {
+  const EventIndexFields& f = e.fields;
+  dst->push_back(kEventValueFormat);
+  dst->push_back(static_cast<char>(f.change_op));
+  PutVarint(dst, e.seq);
+  PutSigned(dst, f.occurred_at);
+  PutSigned(dst, e.received_at);
+  PutBytes(dst, e.id);
+  PutBytes(dst, f.organization_id);
+  PutBytes(dst, f.action);
+  PutBytes(dst, f.actor_id);
+  PutBytes(dst, f.actor_type);
+  PutVarint(dst, f.targets.size());
+  for (const TargetRef& t : f.targets) {
+    PutBytes(dst, t.type);
+    PutBytes(dst, t.id);
+  }
+}
+
+// A decoded event value whose strings point into the value.
+struct EventView {
+  ChangeOp change_op = ChangeOp::kNone;
+  uint64_t seq = 0;
+  TimestampUs occurred_at = 0;
+  TimestampUs received_at = 0;
+  std::string_view id, organization_id, action, actor_id, actor_type;
+  uint64_t target_count = 0;
+  std::string_view targets;  // target_count x (bytes type | bytes id)
+  std::string_view json;
+};
+
+bool ParseEventValue(std::string_view in, EventView* v) {
+  if (in.size() < 2 || in[0] != kEventValueFormat) return false;
+  const auto op = static_cast<uint8_t>(in[1]);
+  if (op > static_cast<uint8_t>(ChangeOp::kSnapshot)) return false;
+  v->change_op = static_cast<ChangeOp>(op);
+  in.remove_prefix(2);
+  if (!GetVarint(&in, &v->seq) || !GetSigned(&in, &v->occurred_at) ||
+      !GetSigned(&in, &v->received_at) || !GetBytes(&in, &v->id) ||
+      !GetBytes(&in, &v->organization_id) || !GetBytes(&in, &v->action) ||
+      !GetBytes(&in, &v->actor_id) || !GetBytes(&in, &v->actor_type) ||
+      !GetVarint(&in, &v->target_count)) {
+    return false;
+  }
+  const std::string_view targets_start = in;
+  for (uint64_t i = 0; i < v->target_count; ++i) {
+    std::string_view type, id;
+    if (!GetBytes(&in, &type) || !GetBytes(&in, &id)) return false;
+  }
+  v->targets = targets_start.substr(0, targets_start.size() - in.size());
+  v->json = in;
+  return true;
+}
+
+// Calls fn(type, id) for each target of a parsed event; stops early when fn returns true.
+// Returns whether fn returned true.
+template <typename Fn>
+bool AnyTarget(const EventView& v, Fn fn) {
+  std::string_view in = v.targets;
+  for (uint64_t i = 0; i < v.target_count; ++i) {
+    std::string_view type, id;
+    GetBytes(&in, &type);  // validated by ParseEventValue
+    GetBytes(&in, &id);
+    if (fn(type, id)) return true;
+  }
+  return false;
+}
+
+EventRecord ToEventRecord(const EventView& v, uint64_t position) {
+  EventRecord e;
+  e.fields.organization_id.assign(v.organization_id);
+  e.fields.action.assign(v.action);
+  e.fields.occurred_at = v.occurred_at;
+  e.fields.actor_id.assign(v.actor_id);
+  e.fields.actor_type.assign(v.actor_type);
+  e.fields.change_op = v.change_op;
+  e.fields.targets.reserve(v.target_count);
+  AnyTarget(v, [&](std::string_view type, std::string_view id) {
+    e.fields.targets.push_back(TargetRef{std::string(type), std::string(id)});
+    return false;
+  });
+  e.id.assign(v.id);
+  e.seq = v.seq;
+  e.position = position;
+  e.received_at = v.received_at;
+  e.json.assign(v.json);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// Item records (docs/storage.md "items"). Every event appends one operand per distinct
+// target; operands and merged values share one format, and merging is associative and
+// commutative, so RocksDB may combine them in any grouping and appends never read:
+//   u8 format (1) | zigzag first_ts | varint first_seq | zigzag last_ts | varint last_seq |
+//   varint count | u8 change_op | [zigzag change_ts | varint change_seq when change_op != 0]
+
+struct ItemState {
+  TimestampUs first_ts = kMaxTs;
+  uint64_t first_seq = kMaxU64;
+  TimestampUs last_ts = kMinTs;
+  uint64_t last_seq = 0;
+  uint64_t count = 0;
+  // The latest event with changes by (occurred_at, seq); op kNone when none seen.
+  ChangeOp change_op = ChangeOp::kNone;
+  TimestampUs change_ts = 0;
+  uint64_t change_seq = 0;
+};
+
+void EncodeItemState(const ItemState& s, std::string* dst) {
+  dst->push_back(kItemValueFormat);
+  PutSigned(dst, s.first_ts);
+  PutVarint(dst, s.first_seq);
+  PutSigned(dst, s.last_ts);
+  PutVarint(dst, s.last_seq);
+  PutVarint(dst, s.count);
+  dst->push_back(static_cast<char>(s.change_op));
+  if (s.change_op != ChangeOp::kNone) {
+    PutSigned(dst, s.change_ts);
+    PutVarint(dst, s.change_seq);
+  }
+}
+
+bool DecodeItemState(std::string_view in, ItemState* s) {
+  if (in.empty() || in[0] != kItemValueFormat) return false;
+  in.remove_prefix(1);
+  if (!GetSigned(&in, &s->first_ts) || !GetVarint(&in, &s->first_seq) ||
+      !GetSigned(&in, &s->last_ts) || !GetVarint(&in, &s->last_seq) || !GetVarint(&in, &s->count) ||
+      in.empty()) {
+    return false;
+  }
+  const auto op = static_cast<uint8_t>(in[0]);
+  if (op > static_cast<uint8_t>(ChangeOp::kSnapshot)) return false;
+  s->change_op = static_cast<ChangeOp>(op);
+  in.remove_prefix(1);
+  if (s->change_op != ChangeOp::kNone) {
+    if (!GetSigned(&in, &s->change_ts) || !GetVarint(&in, &s->change_seq)) return false;
+  } else {
+    s->change_ts = 0;
+    s->change_seq = 0;
+  }
+  return in.empty();
+}
+
+// Folds `b` into `a`. Associative and commutative (ties broken by value, not by order).
+void CombineItemStates(ItemState* a, const ItemState& b) {
+  if (std::pair(b.first_ts, b.first_seq) < std::pair(a->first_ts, a->first_seq)) {
+    a->first_ts = b.first_ts;
+    a->first_seq = b.first_seq;
+  }
+  if (std::pair(b.last_ts, b.last_seq) > std::pair(a->last_ts, a->last_seq)) {
+    a->last_ts = b.last_ts;
+    a->last_seq = b.last_seq;
+  }
+  a->count += b.count;
+  if (b.change_op != ChangeOp::kNone &&
+      (a->change_op == ChangeOp::kNone ||
+       std::tuple(b.change_ts, b.change_seq, static_cast<uint8_t>(b.change_op)) >
+           std::tuple(a->change_ts, a->change_seq, static_cast<uint8_t>(a->change_op)))) {
+    a->change_op = b.change_op;
+    a->change_ts = b.change_ts;
+    a->change_seq = b.change_seq;
+  }
+}
+
+class ItemLifecycleMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  // Persisted in the OPTIONS file; never rename.
+  const char* Name() const override { return "annals.ItemLifecycle.v1"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    ItemState acc;
+    if (in.existing_value != nullptr && !Fold(ToView(*in.existing_value), &acc)) return false;
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      if (!Fold(ToView(operand), &acc)) return false;
+    }
+    out->new_value.clear();
+    EncodeItemState(acc, &out->new_value);
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger* /*logger*/) const override {
+    ItemState acc;
+    for (const rocksdb::Slice& operand : operands) {
+      if (!Fold(ToView(operand), &acc)) return false;
+    }
+    new_value->clear();
+    EncodeItemState(acc, new_value);
+    return true;
+  }
+
+ private:
+  static bool Fold(std::string_view value, ItemState* acc) {
+    ItemState s;
+    if (!DecodeItemState(value, &s)) return false;
+    CombineItemStates(acc, s);
+    return true;
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Idempotency records (docs/storage.md "idempotency"):
+//   u8 format (1) | zigzag created_at | varint seq | bytes event_id | bytes content_hash
+
+void EncodeIdempotency(const IdempotencyRecord& r, std::string* dst) {
+  dst->push_back(kIdempotencyValueFormat);
+  PutSigned(dst, r.created_at);
+  PutVarint(dst, r.seq);
+  PutBytes(dst, r.event_id);
+  PutBytes(dst, r.content_hash);
+}
+
+bool DecodeIdempotency(std::string_view in, IdempotencyRecord* r) {
+  if (in.empty() || in[0] != kIdempotencyValueFormat) return false;
+  in.remove_prefix(1);
+  std::string_view event_id, hash;
+  if (!GetSigned(&in, &r->created_at) || !GetVarint(&in, &r->seq) || !GetBytes(&in, &event_id) ||
+      !GetBytes(&in, &hash) || !in.empty()) {
+    return false;
+  }
+  r->event_id.assign(event_id);
+  r->content_hash.assign(hash);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Prefix extractor for the index column families: the first `n` encoded strings of a key
+// (e.g. org | action for idx_action). Scans of one index value stay within one prefix, so
+// RocksDB's prefix bloom filters skip the SST files that do not hold it.
+class EncodedStringsPrefix final : public rocksdb::SliceTransform {
+ public:
+  explicit EncodedStringsPrefix(int n)
+      : n_(n), name_("annals.EncodedStringsPrefix." + std::to_string(n)) {}
+
+  // Persisted in SST files; a table built with another name simply skips prefix filtering.
+  const char* Name() const override { return name_.c_str(); }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), PrefixLength(ToView(key)));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return PrefixLength(ToView(key)) > 0; }
+
+ private:
+  size_t PrefixLength(std::string_view key) const {
+    size_t total = 0;
+    for (int i = 0; i < n_; ++i) {
+      const size_t len = enc::EncodedStringLength(key.substr(total));
+      if (len == 0) return 0;
+      total += len;
+    }
+    return total;
+  }
+
+  const int n_;
+  const std::string name_;
+};
+
+// Makes the memtable remember its last insert position for the whole column family and
+// start each insert's skiplist search from there (RocksDB's insert hint, which unlike the
+// default sequential-insert path also helps when the next key is near but not adjacent).
+// Appends add each column family's keys in sorted order, so consecutive inserts are close.
+class SingleInsertGroup final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "annals.SingleInsertGroup"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 0);
+  }
+  bool InDomain(const rocksdb::Slice& /*key*/) const override { return true; }
+};
+
+// ---------------------------------------------------------------------------------------
+// Status mapping.
+
+// RocksDB reports a held LOCK file as an I/O error: "While lock file: <dir>/LOCK: ..." from
+// another process, "lock hold by current process ..." from this one.
+bool IsLockError(const rocksdb::Status& s) {
+  if (!s.IsIOError()) return false;
+  const std::string text = s.ToString();
+  return text.find("/LOCK") != std::string::npos || text.find("lock file") != std::string::npos ||
+         text.find("lock hold") != std::string::npos;
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  return Status::Internal(std::string(what) + ": " + s.ToString());
+}
+
+Status Corruption(std::string_view what) {
+  return Status::Internal("the store is damaged: " + std::string(what));
+}
+
+Status NotAnnalsStore(const std::string& path, std::string_view why) {
+  return Status(Code::kInvalidArgument, "not_an_annals_store",
+                "data directory " + path + " " + std::string(why));
+}
+
+// ---------------------------------------------------------------------------------------
+// Options.
+
+rocksdb::CompressionType Supported(rocksdb::CompressionType wanted) {
+  static const std::vector<rocksdb::CompressionType> supported =
+      rocksdb::GetSupportedCompressions();
+  if (std::find(supported.begin(), supported.end(), wanted) != supported.end()) return wanted;
+  for (auto fallback : {rocksdb::kLZ4Compression, rocksdb::kSnappyCompression}) {
+    if (std::find(supported.begin(), supported.end(), fallback) != supported.end()) {
+      return fallback;
+    }
+  }
+  return rocksdb::kNoCompression;
+}
+
+struct CfTuning {
+  size_t write_buffer_bytes;
+  size_t block_size;
+  int prefix_strings;        // > 0: prefix extractor over that many leading strings
+  bool whole_key_filtering;  // bloom filter on whole keys (point lookups)
+  bool optimize_filters_for_hits = false;
+};
+
+rocksdb::ColumnFamilyOptions MakeCfOptions(int cf, const RocksStoreOptions& o,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  const size_t wb = std::max<size_t>(o.write_buffer_bytes, 4u << 20);
+  const size_t small_wb = std::max<size_t>(wb / 4, 4u << 20);
+  CfTuning t{small_wb, 8 << 10, 0, true};
+  switch (cf) {
+    case kEvents:
+      // Large values read by position: bigger blocks compress better; every Get hits, so
+      // the last level needs no bloom filter.
+      t = CfTuning{wb, 16 << 10, 0, true, true};
+      break;
+    case kIdxTime:
+      t = CfTuning{small_wb, 8 << 10, 1, false};
+      break;
+    case kIdxAction:
+    case kIdxActor:
+      t = CfTuning{small_wb, 8 << 10, 2, false};
+      break;
+    case kItems:
+      // Item records and the target index: two entries per target. GetItem is served by
+      // the prefix filter (its key is exactly the prefix).
+      t = CfTuning{std::max<size_t>(wb / 2, 4u << 20), 8 << 10, 3, false};
+      break;
+    case kMeta:
+      t = CfTuning{4u << 20, 4 << 10, 0, true};
+      break;
+    default:
+      break;
+  }
+
+  rocksdb::ColumnFamilyOptions c;
+  c.write_buffer_size = t.write_buffer_bytes;
+  c.max_write_buffer_number = 3;
+  c.level_compaction_dynamic_level_bytes = true;
+  c.target_file_size_base = 64 << 20;
+  c.max_bytes_for_level_base = 256 << 20;
+  c.compression = Supported(rocksdb::kLZ4Compression);
+  c.bottommost_compression = Supported(rocksdb::kZSTD);
+  c.optimize_filters_for_hits = t.optimize_filters_for_hits;
+  if (t.prefix_strings > 0) {
+    c.prefix_extractor = std::make_shared<EncodedStringsPrefix>(t.prefix_strings);
+  }
+  if (cf != kEvents && cf != kMeta) {
+    c.memtable_insert_with_hint_prefix_extractor = std::make_shared<SingleInsertGroup>();
+  }
+  if (cf == kItems) c.merge_operator = std::make_shared<ItemLifecycleMergeOperator>();
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.block_size = t.block_size;
+  table.format_version = 5;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = t.whole_key_filtering;
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.optimize_filters_for_memory = true;
+  c.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return c;
+}
+
+rocksdb::DBOptions MakeDbOptions(const RocksStoreOptions& o) {
+  rocksdb::DBOptions d;
+  d.max_background_jobs = std::max(o.background_jobs, 1);
+  d.max_subcompactions = 1;
+  d.bytes_per_sync = 1 << 20;
+  d.max_open_files = 512;  // stays well below the default open-file limit of 1024
+  // WAL files can only be deleted once every column family flushed past them; this bounds
+  // them by flushing the rarely written families (meta, idempotency) when needed.
+  d.max_total_wal_size = std::max<uint64_t>(4 * uint64_t{o.write_buffer_bytes}, 64u << 20);
+  d.db_write_buffer_size = std::max<size_t>(3 * o.write_buffer_bytes, 32u << 20);
+  d.keep_log_file_num = 4;
+  d.max_log_file_size = 16 << 20;
+  d.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------
+// Scans.
+
+bool ListKeyLess(const ListKey& a, const ListKey& b) {
+  return a.occurred_at != b.occurred_at ? a.occurred_at < b.occurred_at : a.seq < b.seq;
+}
+
+// An inclusive range [lo, hi] of (occurred_at, seq) keys.
+struct ListRange {
+  ListKey lo{kMinTs, 0};
+  ListKey hi{kMaxTs, kMaxU64};
+  bool empty = false;
+};
+
+ListRange ComputeRange(const ScanRequest& r) {
+  ListRange range;
+  if (r.filter.from) range.lo = ListKey{*r.filter.from, 0};
+  if (r.filter.to) {
+    if (*r.filter.to == kMinTs) return ListRange{{}, {}, true};
+    range.hi = ListKey{*r.filter.to - 1, kMaxU64};
+  }
+  if (r.start_after) {
+    const ListKey& s = *r.start_after;
+    if (!r.descending) {
+      ListKey next = s;
+      if (s.seq != kMaxU64) {
+        next.seq = s.seq + 1;
+      } else if (s.occurred_at != kMaxTs) {
+        next = ListKey{s.occurred_at + 1, 0};
+      } else {
+        return ListRange{{}, {}, true};
+      }
+      if (ListKeyLess(range.lo, next)) range.lo = next;
+    } else {
+      ListKey prev = s;
+      if (s.seq != 0) {
+        prev.seq = s.seq - 1;
+      } else if (s.occurred_at != kMinTs) {
+        prev = ListKey{s.occurred_at - 1, kMaxU64};
+      } else {
+        return ListRange{{}, {}, true};
+      }
+      if (ListKeyLess(prev, range.hi)) range.hi = prev;
+    }
+  }
+  if (ListKeyLess(range.hi, range.lo)) range.empty = true;
+  return range;
+}
+
+void AppendListKey(std::string* dst, const ListKey& k) {
+  enc::AppendTimestamp(dst, k.occurred_at);
+  enc::AppendU64(dst, k.seq);
+}
+
+// Writes the kListKeySize bytes of AppendListKey to `out`.
+void StoreListKey(const ListKey& k, char* out) {
+  enc::StoreTimestamp(k.occurred_at, out);
+  enc::StoreU64(k.seq, out + enc::kTimestampSize);
+}
+
+// Iterates the keys `prefix | (occurred_at, seq)` of one index value within a ListRange, in
+// scan direction.
+class IndexCursor {
+ public:
+  IndexCursor(std::string prefix, const ListRange& range, bool descending)
+      : prefix_(std::move(prefix)), descending_(descending) {
+    lower_ = prefix_;
+    AppendListKey(&lower_, range.lo);
+    upper_ = prefix_;
+    AppendListKey(&upper_, range.hi);  // the last key in range; the bound adds a 0x00
+    upper_.push_back('\0');
+    lower_slice_ = ToSlice(lower_);
+    upper_slice_ = ToSlice(upper_);
+  }
+  // The iterator's bounds point into this object.
+  IndexCursor(const IndexCursor&) = delete;
+  IndexCursor& operator=(const IndexCursor&) = delete;
+
+  Status Start(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    ro.iterate_lower_bound = &lower_slice_;
+    ro.iterate_upper_bound = &upper_slice_;
+    ro.prefix_same_as_start = true;
+    it_.reset(db->NewIterator(ro, cf));
+    if (descending_) {
+      it_->SeekForPrev(rocksdb::Slice(upper_.data(), upper_.size() - 1));
+    } else {
+      it_->Seek(lower_slice_);
+    }
+    return Load();
+  }
+
+  Status Advance() {
+    if (descending_) {
+      it_->Prev();
+    } else {
+      it_->Next();
+    }
+    return Load();
+  }
+
+  bool valid() const { return valid_; }
+  const ListKey& key() const { return key_; }
+  uint64_t position() const { return position_; }
+
+ private:
+  Status Load() {
+    valid_ = false;
+    if (!it_->Valid()) {
+      if (!it_->status().ok()) return FromRocks(it_->status(), "index scan failed");
+      return Status::Ok();
+    }
+    std::string_view k = ToView(it_->key());
+    if (k.size() != prefix_.size() + kListKeySize || k.substr(0, prefix_.size()) != prefix_) {
+      // Outside this value's keys: the bounds end the scan here.
+      return Status::Ok();
+    }
+    if (k < ToView(lower_slice_) || k >= ToView(upper_slice_)) return Status::Ok();
+    k.remove_prefix(prefix_.size());
+    enc::ConsumeTimestamp(&k, &key_.occurred_at);
+    enc::ConsumeU64(&k, &key_.seq);
+    if (!enc::DecodeU64(ToView(it_->value()), &position_)) {
+      return Corruption("an index entry holds no position");
+    }
+    valid_ = true;
+    return Status::Ok();
+  }
+
+  const std::string prefix_;
+  const bool descending_;
+  std::string lower_, upper_;
+  rocksdb::Slice lower_slice_, upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  bool valid_ = false;
+  ListKey key_;
+  uint64_t position_ = 0;
+};
+
+// Distinct values of the string component that follows `org_key` in an index whose keys
+// start with org | string, among those starting with `value_prefix` (all when empty). Skips
+// from one value to the next with one seek each. Sets *too_many and stops when more than
+// `max_values` exist.
+Result<std::vector<std::string>> DistinctValues(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                                const rocksdb::Snapshot* snap,
+                                                const std::string& org_key,
+                                                std::string_view value_prefix, size_t max_values,
+                                                bool* too_many) {
+  std::string start = org_key;
+  enc::AppendStringPrefix(&start, value_prefix);
+  const std::string end = enc::PrefixSuccessor(start);
+  const rocksdb::Slice start_slice = ToSlice(start);
+  const rocksdb::Slice end_slice = ToSlice(end);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  ro.total_order_seek = true;
+  ro.iterate_lower_bound = &start_slice;
+  if (!end.empty()) ro.iterate_upper_bound = &end_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+
+  std::vector<std::string> values;
+  *too_many = false;
+  std::string next;
+  it->Seek(start_slice);
+  while (it->Valid()) {
+    std::string_view k = ToView(it->key());
+    if (k.substr(0, start.size()) != start) break;
+    k.remove_prefix(org_key.size());
+    std::string value;
+    if (!enc::ConsumeString(&k, &value)) return Corruption("a malformed index key");
+    if (values.size() == max_values) {
+      *too_many = true;
+      break;
+    }
+    values.push_back(std::move(value));
+    next = org_key;
+    enc::AppendString(&next, values.back());
+    next = enc::PrefixSuccessor(next);  // past every key of this value
+    it->Seek(ToSlice(next));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "index scan failed");
+  return values;
+}
+
+bool Contains(const std::vector<std::string>& values, std::string_view v) {
+  for (const auto& x : values) {
+    if (x == v) return true;
+  }
+  return false;
+}
+
+// The whole filter, evaluated on a stored event's header (never its JSON).
+bool MatchesFilter(const EventFilter& f, const EventView& e) {
+  if (e.organization_id != f.organization_id) return false;
+  if (f.from && e.occurred_at < *f.from) return false;
+  if (f.to && e.occurred_at >= *f.to) return false;
+  if (!f.actions.empty() || !f.action_prefixes.empty()) {
+    bool match = Contains(f.actions, e.action);
+    for (size_t i = 0; !match && i < f.action_prefixes.size(); ++i) {
+      match = e.action.starts_with(f.action_prefixes[i]);
+    }
+    if (!match) return false;
+  }
+  if (!f.actor_ids.empty() && !Contains(f.actor_ids, e.actor_id)) return false;
+  if (!f.target_types.empty() || !f.target_ids.empty()) {
+    const bool match = AnyTarget(e, [&](std::string_view type, std::string_view id) {
+      return (f.target_types.empty() || Contains(f.target_types, type)) &&
+             (f.target_ids.empty() || Contains(f.target_ids, id));
+    });
+    if (!match) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> Dedup(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+struct ScanPlan {
+  Cf cf = kIdxTime;
+  std::vector<std::string> prefixes;  // one per index value
+  bool exact = false;                 // the index alone decides the filter
+  bool nothing = false;               // provably no match
+};
+
+Result<ScanPlan> PlanScan(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& h,
+                          const rocksdb::Snapshot* snap, const EventFilter& f) {
+  const std::string org_key = enc::EncodeString(f.organization_id);
+  const bool has_actions = !f.actions.empty() || !f.action_prefixes.empty();
+  const bool has_actors = !f.actor_ids.empty();
+  const bool has_targets = !f.target_types.empty() || !f.target_ids.empty();
+  ScanPlan plan;
+
+  if (!f.target_ids.empty()) {
+    std::vector<std::string> types = Dedup(f.target_types);
+    const std::vector<std::string> ids = Dedup(f.target_ids);
+    bool too_many = false;
+    if (types.empty()) {
+      // The key leads with the type: enumerate the organization's target types.
+      auto r =
+          DistinctValues(db, h[kItems], snap, org_key, "", kMaxScanCursors / ids.size(), &too_many);
+      if (!r.ok()) return r.status();
+      types = std::move(r).value();
+    }
+    if (!too_many && types.size() * ids.size() <= kMaxScanCursors) {
+      plan.cf = kItems;
+      for (const auto& type : types) {
+        for (const auto& id : ids) {
+          std::string p = org_key;
+          enc::AppendString(&p, type);
+          enc::AppendString(&p, id);
+          plan.prefixes.push_back(std::move(p));
+        }
+      }
+      plan.exact = !has_actions && !has_actors;
+      plan.nothing = plan.prefixes.empty();
+      return plan;
+    }
+  }
+  if (has_actors && f.actor_ids.size() <= kMaxScanCursors) {
+    plan.cf = kIdxActor;
+    for (const auto& actor : Dedup(f.actor_ids)) {
+      std::string p = org_key;
+      enc::AppendString(&p, actor);
+      plan.prefixes.push_back(std::move(p));
+    }
+    plan.exact = !has_actions && !has_targets;
+    return plan;
+  }
+  if (has_actions) {
+    std::vector<std::string> actions = f.actions;
+    bool too_many = actions.size() > kMaxScanCursors;
+    for (size_t i = 0; !too_many && i < f.action_prefixes.size(); ++i) {
+      auto r = DistinctValues(db, h[kIdxAction], snap, org_key, f.action_prefixes[i],
+                              kMaxScanCursors, &too_many);
+      if (!r.ok()) return r.status();
+      for (auto& a : r.value()) actions.push_back(std::move(a));
+    }
+    actions = Dedup(std::move(actions));
+    if (!too_many && actions.size() <= kMaxScanCursors) {
+      plan.cf = kIdxAction;
+      for (const auto& action : actions) {
+        std::string p = org_key;
+        enc::AppendString(&p, action);
+        plan.prefixes.push_back(std::move(p));
+      }
+      plan.exact = !has_actors && !has_targets;
+      plan.nothing = plan.prefixes.empty();
+      return plan;
+    }
+  }
+  plan.cf = kIdxTime;
+  plan.prefixes.push_back(org_key);
+  plan.exact = !has_actions && !has_actors && !has_targets;
+  return plan;
+}
+
+// Merges index cursors into one stream in scan order (a k-way merge over a binary heap),
+// dropping repeats of one event (an event can be found through two of its targets).
+class MergedCursor {
+ public:
+  MergedCursor(std::vector<std::unique_ptr<IndexCursor>> cursors, bool descending)
+      : cursors_(std::move(cursors)), descending_(descending) {
+    for (auto& c : cursors_) {
+      if (c->valid()) heap_.push_back(c.get());
+    }
+    std::make_heap(heap_.begin(), heap_.end(), Later{descending_});
+  }
+
+  // Fills *key/*position with the next entry; false at the end.
+  Result<bool> Next(ListKey* key, uint64_t* position) {
+    while (!heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), Later{descending_});
+      IndexCursor* c = heap_.back();
+      const ListKey k = c->key();
+      const uint64_t pos = c->position();
+      ANNALS_RETURN_IF_ERROR(c->Advance());
+      if (c->valid()) {
+        std::push_heap(heap_.begin(), heap_.end(), Later{descending_});
+      } else {
+        heap_.pop_back();
+      }
+      if (emitted_any_ && k == last_) continue;
+      emitted_any_ = true;
+      last_ = k;
+      *key = k;
+      *position = pos;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  // Heap order: the top is the cursor whose key comes first in scan direction.
+  struct Later {
+    bool descending;
+    bool operator()(const IndexCursor* a, const IndexCursor* b) const {
+      return descending ? ListKeyLess(a->key(), b->key()) : ListKeyLess(b->key(), a->key());
+    }
+  };
+
+  std::vector<std::unique_ptr<IndexCursor>> cursors_;
+  std::vector<IndexCursor*> heap_;
+  const bool descending_;
+  bool emitted_any_ = false;
+  ListKey last_;
+};
+
+// The entries of one column family for one append, kept in one buffer and added to the
+// WriteBatch in key order (stable, so operands of one key keep their order).
+class SortedEntries {
+ public:
+  void Clear() {
+    buffer_.clear();
+    entries_.clear();
+    key_start_ = 0;
+  }
+  // The buffer to append the next key's bytes to; Add() ends the key.
+  std::string& Key() { return buffer_; }
+  void Add(std::string_view value, bool merge = false) {
+    const size_t key_size = buffer_.size() - key_start_;
+    buffer_.append(value);
+    entries_.push_back(Entry{key_start_, key_size, value.size(), merge});
+    key_start_ = buffer_.size();
+  }
+  size_t ApproximateBatchBytes() const { return buffer_.size() + entries_.size() * 8; }
+
+  rocksdb::Status SortInto(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* cf) {
+    const char* base = buffer_.data();
+    std::stable_sort(entries_.begin(), entries_.end(), [base](const Entry& a, const Entry& b) {
+      return std::string_view(base + a.start, a.key_size) <
+             std::string_view(base + b.start, b.key_size);
+    });
+    for (const Entry& e : entries_) {
+      const rocksdb::Slice key(base + e.start, e.key_size);
+      const rocksdb::Slice value(base + e.start + e.key_size, e.value_size);
+      rocksdb::Status s = e.merge ? wb->Merge(cf, key, value) : wb->Put(cf, key, value);
+      if (!s.ok()) return s;
+    }
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  struct Entry {
+    size_t start;  // of the key; the value follows it
+    size_t key_size;
+    size_t value_size;
+    bool merge;
+  };
+  std::string buffer_;
+  std::vector<Entry> entries_;
+  size_t key_start_ = 0;
+};
+
+}  // namespace
+
+// Buffers reused by every Append (their capacity survives); guarded by write_mu_.
+struct RocksStore::AppendScratch {
+  SortedEntries by_cf[kCfCount];
+  std::string org_key, header, item_key, item_operand;
+  std::vector<size_t> targets;
+};
+
+// ---------------------------------------------------------------------------------------
+// Open / close.
+
+struct RocksStore::OpenedDb {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+};
+
+RocksStore::RocksStore(const RocksStoreOptions& options, OpenedDb opened)
+    : options_(options),
+      db_(std::move(opened.db)),
+      handles_(std::move(opened.handles)),
+      scratch_(std::make_unique<AppendScratch>()) {}
+
+RocksStore::~RocksStore() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  handles_.clear();
+  db_->Close().PermitUncheckedError();
+}
+
+Result<std::unique_ptr<RocksStore>> RocksStore::Open(const RocksStoreOptions& options) {
+  return OpenWithEnv(options, nullptr);
+}
+
+Result<std::unique_ptr<RocksStore>> RocksStore::OpenWithEnv(const RocksStoreOptions& options,
+                                                            rocksdb::Env* env) {
+  namespace fs = std::filesystem;
+  const std::string& path = options.path;
+  if (path.empty()) return Status::InvalidArgument("the store path is empty");
+
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  const bool has_current = exists && fs::exists(fs::path(path) / "CURRENT", ec);
+  bool fresh = false;
+  std::vector<std::string> existing_cfs;
+  rocksdb::DBOptions db_options = MakeDbOptions(options);
+  if (env != nullptr) db_options.env = env;
+
+  if (!has_current) {
+    if (exists && !fs::is_directory(path, ec)) {
+      return NotAnnalsStore(path, "is not a directory");
+    }
+    if (exists && !fs::is_empty(path, ec)) {
+      return NotAnnalsStore(path, "is not empty and does not hold an annals store");
+    }
+    if (!options.create_if_missing) {
+      return Status::NotFound("no annals store in data directory " + path, "store_not_found");
+    }
+    fs::create_directories(path, ec);
+    if (ec) {
+      return Status::Internal("cannot create data directory " + path + ": " + ec.message());
+    }
+    fresh = true;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    for (const char* name : kCfNames) existing_cfs.emplace_back(name);
+  } else {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &existing_cfs);
+    if (!s.ok()) {
+      return NotAnnalsStore(path, "does not hold a readable annals store (" + s.ToString() + ")");
+    }
+    if (std::find(existing_cfs.begin(), existing_cfs.end(), "meta") == existing_cfs.end()) {
+      return NotAnnalsStore(path, "holds a database that is not an annals store");
+    }
+  }
+
+  // Open every existing column family (RocksDB requires it); unknown ones, which only a
+  // newer format could have written, get default options until the version check below.
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  std::vector<int> cf_index;  // descriptor i -> Cf, or -1 when unknown
+  for (const auto& name : existing_cfs) {
+    const auto* known = std::find_if(std::begin(kCfNames), std::end(kCfNames),
+                                     [&](const char* n) { return name == n; });
+    if (known != std::end(kCfNames)) {
+      const int index = static_cast<int>(known - std::begin(kCfNames));
+      descriptors.emplace_back(name, MakeCfOptions(index, options, cache));
+      cf_index.push_back(index);
+    } else {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      cf_index.push_back(-1);
+    }
+  }
+  rocksdb::DB* raw_db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &raw_handles, &raw_db);
+  if (!s.ok()) {
+    if (IsLockError(s)) {
+      return Status(Code::kUnavailable, "store_locked",
+                    "another process holds the data directory " + path +
+                        " (stop the annals that uses it, or go through its API)");
+    }
+    return Status::Internal("cannot open the store in " + path + ": " + s.ToString());
+  }
+
+  OpenedDb opened;
+  opened.db.reset(raw_db);
+  opened.handles.assign(kCfCount, nullptr);
+  std::vector<rocksdb::ColumnFamilyHandle*> unknown_handles;
+  std::string unknown_name;
+  for (size_t i = 0; i < raw_handles.size(); ++i) {
+    if (cf_index[i] >= 0) {
+      opened.handles[cf_index[i]] = raw_handles[i];
+    } else {
+      unknown_handles.push_back(raw_handles[i]);
+      unknown_name = existing_cfs[i];
+    }
+  }
+  for (auto* h : unknown_handles) opened.db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  // From here on the RocksStore owns and closes the database, also on failure.
+  std::unique_ptr<RocksStore> store(new RocksStore(options, std::move(opened)));
+
+  rocksdb::DB* db = store->db_.get();
+  std::string version;
+  s = db->Get(rocksdb::ReadOptions(), store->cf(kMeta), ToSlice(kMetaFormatVersion), &version);
+  if (s.IsNotFound()) {
+    // A new store, or one whose creation stopped before the version was written (then all
+    // of it is still empty). Anything else is not ours.
+    bool empty = unknown_handles.empty();
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
+    for (int i = kEvents; empty && i < kCfCount; ++i) {
+      if (store->cf(i) == nullptr) continue;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, store->cf(i)));
+      it->SeekToFirst();
+      empty = !it->Valid() && it->status().ok();
+    }
+    if (!empty && !fresh) {
+      return NotAnnalsStore(path, "holds a database without an annals format version");
+    }
+    version = std::to_string(kFormatVersion);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, store->cf(kMeta), ToSlice(kMetaFormatVersion), version);
+    if (!s.ok()) return FromRocks(s, "cannot initialize the store in " + path);
+  } else if (!s.ok()) {
+    return FromRocks(s, "cannot read the store's format version in " + path);
+  }
+  if (version != std::to_string(kFormatVersion)) {
+    int n = 0;
+    const auto [ptr, err] = std::from_chars(version.data(), version.data() + version.size(), n);
+    const std::string shown = (err == std::errc() && ptr == version.data() + version.size())
+                                  ? version
+                                  : "'" + version + "' (unknown)";
+    return Status(Code::kInvalidArgument, "unsupported_store_format",
+                  "data directory " + path + " was written by format version " + shown +
+                      "; this annals understands version " + std::to_string(kFormatVersion));
+  }
+  if (!unknown_name.empty()) {
+    return Corruption("data directory " + path + " holds an unknown column family '" +
+                      unknown_name + "'");
+  }
+  for (int i = 0; i < kCfCount; ++i) {
+    if (store->cf(i) == nullptr) {
+      return Corruption("data directory " + path + " lacks the column family '" +
+                        std::string(kCfNames[i]) + "'");
+    }
+  }
+  ANNALS_RETURN_IF_ERROR(store->LoadCounters());
+  return store;
+}
+
+Status RocksStore::LoadCounters() {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(kMeta), ToSlice(kMetaLastPosition), &value);
+  uint64_t last_position = 0;
+  if (s.ok()) {
+    if (!enc::DecodeU64(value, &last_position)) return Corruption("a malformed last position");
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "cannot read the last position");
+  }
+  last_position_.store(last_position);
+
+  std::unordered_map<std::string, uint64_t> seqs;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kMeta)));
+  for (it->Seek(ToSlice(kMetaOrgSeqPrefix));
+       it->Valid() && ToView(it->key()).starts_with(kMetaOrgSeqPrefix); it->Next()) {
+    uint64_t seq = 0;
+    if (!enc::DecodeU64(ToView(it->value()), &seq)) return Corruption("a malformed org seq");
+    seqs.emplace(std::string(ToView(it->key()).substr(kMetaOrgSeqPrefix.size())), seq);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read the org seqs");
+  std::unique_lock lock(seq_mu_);
+  last_seq_ = std::move(seqs);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes.
+
+Status RocksStore::CheckWritable() const {
+  if (!failed()) return Status::Ok();
+  std::lock_guard lock(failure_mu_);
+  return Status::Unavailable("the store refuses writes after an earlier write failed (" +
+                                 failure_message_ + "); restart annals once the cause is fixed",
+                             "store_failed");
+}
+
+Status RocksStore::WriteBatchOrFail(rocksdb::WriteBatch* batch, bool sync) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  rocksdb::Status s;
+  if (fail_next_write_.exchange(false)) {
+    s = rocksdb::Status::IOError("injected write failure");
+  } else {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    s = db_->Write(wo, batch);
+  }
+  if (s.ok()) return Status::Ok();
+  {
+    std::lock_guard lock(failure_mu_);
+    if (!failed()) failure_message_ = s.ToString();
+  }
+  failed_.store(true, std::memory_order_release);
+  return Status::Unavailable("writing to the store failed: " + s.ToString(), "store_failed");
+}
+
+Status RocksStore::Append(const AppendBatch& batch) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  if (batch.events.empty() && batch.idempotency.empty()) return Status::Ok();
+  std::lock_guard write_lock(write_mu_);
+
+  // Check that positions and per-organization seqs continue without gaps, and collect the
+  // organizations' new last seqs.
+  std::unordered_map<std::string_view, uint64_t> org_last;
+  {
+    uint64_t expected_position = last_position_.load() + 1;
+    std::shared_lock seq_lock(seq_mu_);
+    const std::string* current_org = nullptr;
+    uint64_t* current_last = nullptr;
+    for (const EventRecord& e : batch.events) {
+      if (e.position != expected_position) {
+        return Status::Internal("append batch breaks the position sequence: expected " +
+                                std::to_string(expected_position) + ", got " +
+                                std::to_string(e.position));
+      }
+      ++expected_position;
+      const std::string& org = e.fields.organization_id;
+      if (current_org == nullptr || *current_org != org) {
+        auto [slot, inserted] = org_last.try_emplace(org, 0);
+        if (inserted) {
+          auto it = last_seq_.find(org);
+          slot->second = it == last_seq_.end() ? 0 : it->second;
+        }
+        current_org = &org;
+        current_last = &slot->second;
+      }
+      if (e.seq != *current_last + 1) {
+        return Status::Internal("append batch breaks the seq sequence of organization " + org +
+                                ": expected " + std::to_string(*current_last + 1) + ", got " +
+                                std::to_string(e.seq));
+      }
+      *current_last = e.seq;
+    }
+  }
+
+  // Index entries are collected per column family and handed to RocksDB sorted by key, so
+  // that each memtable insert starts near the previous one (the insert hint set up in
+  // MakeCfOptions); memtable inserts are most of the cost of an append.
+  AppendScratch& scratch = *scratch_;
+  for (auto& entries : scratch.by_cf) entries.Clear();
+  std::string& org_key = scratch.org_key;  // encoded organization of the current event
+  std::string& header = scratch.header;
+  std::string& item_operand = scratch.item_operand;
+  const std::string* org_of_key = nullptr;
+  char position[enc::kU64Size];
+  char list_key[kListKeySize];
+  std::vector<size_t>& targets = scratch.targets;  // indexes of an event's distinct targets
+  size_t json_bytes = 0;
+  for (const EventRecord& e : batch.events) {
+    const EventIndexFields& f = e.fields;
+    json_bytes += e.json.size();
+    if (org_of_key == nullptr || *org_of_key != f.organization_id) {
+      org_key.clear();
+      enc::AppendString(&org_key, f.organization_id);
+      org_of_key = &f.organization_id;
+    }
+    StoreListKey(ListKey{f.occurred_at, e.seq}, list_key);
+    enc::StoreU64(e.position, position);
+    const std::string_view pos(position, sizeof(position));
+    const std::string_view list(list_key, sizeof(list_key));
+
+    SortedEntries& ids = scratch.by_cf[kEventIds];
+    ids.Key().append(e.id);
+    ids.Add(pos);
+
+    SortedEntries& org_seq = scratch.by_cf[kOrgSeq];
+    org_seq.Key().append(org_key);
+    enc::AppendU64(&org_seq.Key(), e.seq);
+    org_seq.Add(pos);
+
+    SortedEntries& by_time = scratch.by_cf[kIdxTime];
+    by_time.Key().append(org_key).append(list);
+    by_time.Add(pos);
+
+    SortedEntries& by_action = scratch.by_cf[kIdxAction];
+    by_action.Key().append(org_key);
+    enc::AppendString(&by_action.Key(), f.action);
+    by_action.Key().append(list);
+    by_action.Add(pos);
+
+    SortedEntries& by_actor = scratch.by_cf[kIdxActor];
+    by_actor.Key().append(org_key);
+    enc::AppendString(&by_actor.Key(), f.actor_id);
+    by_actor.Key().append(list);
+    by_actor.Add(pos);
+
+    ItemState item;
+    item.first_ts = item.last_ts = f.occurred_at;
+    item.first_seq = item.last_seq = e.seq;
+    item.count = 1;
+    item.change_op = f.change_op;
+    item.change_ts = f.occurred_at;
+    item.change_seq = e.seq;
+    item_operand.clear();
+    EncodeItemState(item, &item_operand);
+
+    targets.clear();
+    for (size_t i = 0; i < f.targets.size(); ++i) {
+      bool repeated = false;
+      for (size_t j : targets) repeated = repeated || f.targets[j] == f.targets[i];
+      if (!repeated) targets.push_back(i);
+    }
+    // Per distinct target: a merge operand for the item record and the target index
+    // entry, adjacent in key order.
+    SortedEntries& items = scratch.by_cf[kItems];
+    std::string& item_key = scratch.item_key;
+    for (size_t i : targets) {
+      const TargetRef& t = f.targets[i];
+      item_key.assign(org_key);
+      enc::AppendString(&item_key, t.type);
+      enc::AppendString(&item_key, t.id);
+      items.Key().append(item_key);
+      items.Add(item_operand, /*merge=*/true);
+      items.Key().append(item_key).append(list);
+      items.Add(pos);
+    }
+  }
+  for (const IdempotencyRecord& r : batch.idempotency) {
+    SortedEntries& idem = scratch.by_cf[kIdempotency];
+    enc::AppendString(&idem.Key(), r.organization_id);
+    enc::AppendString(&idem.Key(), r.key);
+    header.clear();
+    EncodeIdempotency(r, &header);
+    idem.Add(header);
+  }
+
+  size_t reserve = 256 + json_bytes + org_last.size() * 64;
+  for (const auto& entries : scratch.by_cf) reserve += entries.ApproximateBatchBytes();
+  rocksdb::WriteBatch wb(reserve);
+  rocksdb::Status s;
+  // Events are already in key (position) order; their values are written from two parts.
+  for (const EventRecord& e : batch.events) {
+    enc::StoreU64(e.position, position);
+    const rocksdb::Slice key(position, sizeof(position));
+    header.clear();
+    EncodeEventHeader(e, &header);
+    const rocksdb::Slice value_parts[2] = {ToSlice(header), ToSlice(e.json)};
+    s = wb.Put(cf(kEvents), rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value_parts, 2));
+    if (!s.ok()) return FromRocks(s, "cannot build the append batch");
+  }
+  for (int i = kEventIds; i < kMeta; ++i) {
+    s = scratch.by_cf[i].SortInto(&wb, cf(i));
+    if (!s.ok()) return FromRocks(s, "cannot build the append batch");
+  }
+  const uint64_t new_last_position =
+      batch.events.empty() ? last_position_.load() : batch.events.back().position;
+  if (!batch.events.empty()) {
+    enc::StoreU64(new_last_position, position);
+    s = wb.Put(cf(kMeta), ToSlice(kMetaLastPosition), rocksdb::Slice(position, sizeof(position)));
+  }
+  std::string& key = scratch.org_key;
+  for (const auto& [org, seq] : org_last) {
+    key.assign(kMetaOrgSeqPrefix);
+    key.append(org);
+    enc::StoreU64(seq, position);
+    if (s.ok()) s = wb.Put(cf(kMeta), ToSlice(key), rocksdb::Slice(position, sizeof(position)));
+  }
+  if (!s.ok()) return FromRocks(s, "cannot build the append batch");
+
+  ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
+
+  last_position_.store(new_last_position, std::memory_order_release);
+  std::unique_lock seq_lock(seq_mu_);
+  for (const auto& [org, seq] : org_last) {
+    auto it = last_seq_.find(std::string(org));
+    if (it == last_seq_.end()) {
+      last_seq_.emplace(std::string(org), seq);
+    } else {
+      it->second = seq;
+    }
+  }
+  return Status::Ok();
+}
+
+Status RocksStore::PutMeta(const std::string& name, const std::string& value) {
+  std::string key(kMetaUserPrefix);
+  key += name;
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s = wb.Put(cf(kMeta), key, value);
+  if (!s.ok()) return FromRocks(s, "cannot build a metadata write");
+  std::lock_guard lock(write_mu_);
+  return WriteBatchOrFail(&wb, options_.sync);
+}
+
+Result<uint64_t> RocksStore::ExpireIdempotency(TimestampUs created_before) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  // Rounds of at most kRound examined records; each round reads and deletes under the
+  // writer lock, so an Append cannot replace a record between its read and its deletion.
+  constexpr size_t kRound = 4096;
+  uint64_t removed = 0;
+  std::string resume;  // the first key of the next round
+  bool done = false;
+  while (!done) {
+    std::lock_guard lock(write_mu_);
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), cf(kIdempotency)));
+    rocksdb::WriteBatch wb;
+    size_t examined = 0;
+    uint64_t round_removed = 0;
+    for (it->Seek(resume); it->Valid() && examined < kRound; it->Next(), ++examined) {
+      IdempotencyRecord r;
+      if (!DecodeIdempotency(ToView(it->value()), &r)) {
+        return Corruption("a malformed idempotency record");
+      }
+      if (r.created_at < created_before) {
+        rocksdb::Status s = wb.Delete(cf(kIdempotency), it->key());
+        if (!s.ok()) return FromRocks(s, "cannot build an idempotency expiry");
+        ++round_removed;
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot read idempotency records");
+    if (it->Valid()) {
+      resume = it->key().ToString();
+    } else {
+      done = true;
+    }
+    if (round_removed > 0) {
+      ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
+      removed += round_removed;
+    }
+  }
+  return removed;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads.
+
+Result<uint64_t> RocksStore::LastPosition() {
+  return last_position_.load(std::memory_order_acquire);
+}
+
+Result<uint64_t> RocksStore::LastSeq(const std::string& organization_id) {
+  std::shared_lock lock(seq_mu_);
+  auto it = last_seq_.find(organization_id);
+  return it == last_seq_.end() ? uint64_t{0} : it->second;
+}
+
+Result<std::optional<EventRecord>> RocksStore::GetEventByPosition(uint64_t position) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(kEvents), enc::EncodeU64(position), &value);
+  // An index entry whose event is gone (a concurrent purge) reads as "no such event".
+  if (s.IsNotFound()) return std::optional<EventRecord>();
+  if (!s.ok()) return FromRocks(s, "cannot read an event");
+  EventView view;
+  if (!ParseEventValue(ToView(value), &view)) return Corruption("a malformed event record");
+  return std::optional<EventRecord>(ToEventRecord(view, position));
+}
+
+Result<std::optional<EventRecord>> RocksStore::GetEvent(const std::string& id) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEventIds), id, &value);
+  if (s.IsNotFound()) return std::optional<EventRecord>();
+  if (!s.ok()) return FromRocks(s, "cannot read an event id");
+  uint64_t position = 0;
+  if (!enc::DecodeU64(value, &position)) return Corruption("a malformed event id entry");
+  return GetEventByPosition(position);
+}
+
+Result<std::optional<EventRecord>> RocksStore::GetEventBySeq(const std::string& organization_id,
+                                                             uint64_t seq) {
+  std::string key = enc::EncodeString(organization_id);
+  enc::AppendU64(&key, seq);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kOrgSeq), key, &value);
+  if (s.IsNotFound()) return std::optional<EventRecord>();
+  if (!s.ok()) return FromRocks(s, "cannot read an org seq entry");
+  uint64_t position = 0;
+  if (!enc::DecodeU64(value, &position)) return Corruption("a malformed org seq entry");
+  return GetEventByPosition(position);
+}
+
+Result<std::vector<EventRecord>> RocksStore::ReadFrom(uint64_t after_position, size_t limit) {
+  std::vector<EventRecord> out;
+  if (limit == 0 || after_position == kMaxU64) return out;
+  out.reserve(std::min<size_t>(limit, 4096));
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kEvents)));
+  for (it->Seek(enc::EncodeU64(after_position + 1)); it->Valid() && out.size() < limit;
+       it->Next()) {
+    uint64_t position = 0;
+    EventView view;
+    if (!enc::DecodeU64(ToView(it->key()), &position) ||
+        !ParseEventValue(ToView(it->value()), &view)) {
+      return Corruption("a malformed event record");
+    }
+    out.push_back(ToEventRecord(view, position));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read events");
+  return out;
+}
+
+Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
+  const EventFilter& filter = request.filter;
+  if (filter.organization_id.empty()) {
+    return Status::InvalidArgument("a scan needs an organization_id");
+  }
+  std::vector<EventRecord> out;
+  const ListRange range = ComputeRange(request);
+  if (request.limit == 0 || range.empty) return out;
+
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  const rocksdb::Snapshot* snap = snapshot.snapshot();
+  auto planned = PlanScan(db_.get(), handles_, snap, filter);
+  if (!planned.ok()) return planned.status();
+  const ScanPlan& plan = planned.value();
+  if (plan.nothing) return out;
+
+  std::vector<std::unique_ptr<IndexCursor>> cursors;
+  cursors.reserve(plan.prefixes.size());
+  for (const auto& prefix : plan.prefixes) {
+    auto c = std::make_unique<IndexCursor>(prefix, range, request.descending);
+    ANNALS_RETURN_IF_ERROR(c->Start(db_.get(), cf(plan.cf), snap));
+    cursors.push_back(std::move(c));
+  }
+  MergedCursor merged(std::move(cursors), request.descending);
+
+  // Fetch candidates in chunks with one MultiGet each. When the index decides the filter
+  // alone, every candidate matches and a chunk is exactly what is still missing.
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  std::vector<std::string> keys;
+  std::vector<rocksdb::Slice> key_slices;
+  std::vector<uint64_t> positions;
+  bool exhausted = false;
+  while (!exhausted && out.size() < request.limit) {
+    const size_t missing = request.limit - out.size();
+    const size_t chunk = plan.exact ? missing : std::clamp<size_t>(2 * missing, 64, 1024);
+    keys.clear();
+    positions.clear();
+    while (positions.size() < chunk) {
+      ListKey k;
+      uint64_t position = 0;
+      auto next = merged.Next(&k, &position);
+      if (!next.ok()) return next.status();
+      if (!next.value()) {
+        exhausted = true;
+        break;
+      }
+      positions.push_back(position);
+      keys.push_back(enc::EncodeU64(position));
+    }
+    if (positions.empty()) break;
+    key_slices.assign(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(positions.size());
+    std::vector<rocksdb::Status> statuses(positions.size());
+    db_->MultiGet(ro, cf(kEvents), positions.size(), key_slices.data(), values.data(),
+                  statuses.data());
+    for (size_t i = 0; i < positions.size() && out.size() < request.limit; ++i) {
+      if (statuses[i].IsNotFound()) continue;  // purged
+      if (!statuses[i].ok()) return FromRocks(statuses[i], "cannot read an event");
+      EventView view;
+      if (!ParseEventValue(ToView(values[i]), &view)) {
+        return Corruption("a malformed event record");
+      }
+      if (!MatchesFilter(filter, view)) continue;
+      out.push_back(ToEventRecord(view, positions[i]));
+    }
+  }
+  return out;
+}
+
+Result<std::optional<IdempotencyRecord>> RocksStore::GetIdempotency(
+    const std::string& organization_id, const std::string& key) {
+  std::string k = enc::EncodeString(organization_id);
+  enc::AppendString(&k, key);
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kIdempotency), k, &value);
+  if (s.IsNotFound()) return std::optional<IdempotencyRecord>();
+  if (!s.ok()) return FromRocks(s, "cannot read an idempotency record");
+  IdempotencyRecord r;
+  if (!DecodeIdempotency(ToView(value), &r)) {
+    return Corruption("a malformed idempotency record");
+  }
+  r.organization_id = organization_id;
+  r.key = key;
+  return std::optional<IdempotencyRecord>(std::move(r));
+}
+
+Result<std::optional<ItemRecord>> RocksStore::GetItem(const std::string& organization_id,
+                                                      const std::string& type,
+                                                      const std::string& id) {
+  std::string k = enc::EncodeString(organization_id);
+  enc::AppendString(&k, type);
+  enc::AppendString(&k, id);
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kItems), k, &value);
+  if (s.IsNotFound()) return std::optional<ItemRecord>();
+  if (!s.ok()) return FromRocks(s, "cannot read an item");
+  ItemState state;
+  if (!DecodeItemState(ToView(value), &state)) return Corruption("a malformed item record");
+  ItemRecord r;
+  r.organization_id = organization_id;
+  r.type = type;
+  r.id = id;
+  r.first_seen = state.first_ts;
+  r.first_seq = state.first_seq;
+  r.last_seen = state.last_ts;
+  r.last_seq = state.last_seq;
+  r.event_count = state.count;
+  r.deleted_at = state.change_op == ChangeOp::kDelete ? state.change_ts : 0;
+  return std::optional<ItemRecord>(std::move(r));
+}
+
+Result<std::optional<std::string>> RocksStore::GetMeta(const std::string& name) {
+  std::string key(kMetaUserPrefix);
+  key += name;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "cannot read metadata");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<uint64_t> RocksStore::ApproximateSizeBytes() {
+  uint64_t sst = 0;
+  if (!db_->GetAggregatedIntProperty("rocksdb.total-sst-files-size", &sst)) {
+    return Status::Internal("cannot read the store's SST size");
+  }
+  rocksdb::VectorLogPtr wal_files;
+  rocksdb::Status s = db_->GetSortedWalFiles(wal_files);
+  if (!s.ok()) return FromRocks(s, "cannot list the store's WAL files");
+  uint64_t wal = 0;
+  for (const auto& f : wal_files) wal += f->SizeFileBytes();
+  return sst + wal;
+}
+
+Status RocksStore::Flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin() + 1, handles_.end());
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::Status s = db_->Flush(fo, all);
+  if (!s.ok()) return FromRocks(s, "flush failed");
+  return Status::Ok();
+}
+
+Status RocksStore::CompactAll() {
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  for (int i = kEvents; i < kCfCount; ++i) {
+    rocksdb::Status s = db_->CompactRange(co, cf(i), nullptr, nullptr);
+    if (!s.ok()) return FromRocks(s, "compaction failed");
+  }
+  return Status::Ok();
+}
+
+}  // namespace annals

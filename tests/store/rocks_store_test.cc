@@ -1,0 +1,1100 @@
+// Tests of the embedded store against a real RocksDB in a temporary directory.
+
+#include "storage/rocksdb/rocks_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace annals {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr TimestampUs kT0 = 1764381784123000;  // 2025-11-29T02:03:04.123Z
+constexpr TimestampUs kMinTs = std::numeric_limits<TimestampUs>::min();
+constexpr TimestampUs kMaxTs = std::numeric_limits<TimestampUs>::max();
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "annals-store-test-XXXXXX").string();
+    char* made = mkdtemp(tmpl.data());
+    EXPECT_NE(made, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string path() const { return path_.string(); }
+  std::string store() const { return (path_ / "store").string(); }
+
+ private:
+  fs::path path_;
+};
+
+RocksStoreOptions TestOptions(const std::string& path) {
+  RocksStoreOptions o;
+  o.path = path;
+  o.sync = false;  // durability is RocksDB's job; keeps the suite fast on CI disks
+  o.block_cache_bytes = 8 << 20;
+  o.write_buffer_bytes = 4 << 20;
+  return o;
+}
+
+std::unique_ptr<RocksStore> MustOpen(const RocksStoreOptions& options) {
+  auto r = RocksStore::Open(options);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+// What a test says about an event; the Writer fills in the server fields.
+struct Spec {
+  std::string org = "org_acme";
+  std::string action = "finding.updated";
+  TimestampUs occurred_at = kT0;
+  std::string actor_id = "user_1";
+  std::vector<TargetRef> targets = {{"finding", "F-1"}};
+  ChangeOp op = ChangeOp::kNone;
+};
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Assigns positions, seqs, ids and received_at the way the ingestor does, and remembers
+// every event it appended (the model the store's answers are checked against).
+class Writer {
+ public:
+  explicit Writer(Store* store) : store_(store) { position_ = store->LastPosition().value(); }
+
+  EventRecord Make(const Spec& s) {
+    EventRecord e;
+    e.fields.organization_id = s.org;
+    e.fields.action = s.action;
+    e.fields.occurred_at = s.occurred_at;
+    e.fields.actor_id = s.actor_id;
+    e.fields.actor_type = "user";
+    e.fields.targets = s.targets;
+    e.fields.change_op = s.op;
+    e.position = ++position_;
+    uint64_t& seq = seqs_[s.org];
+    if (seq == 0) seq = store_->LastSeq(s.org).value();
+    e.seq = ++seq;
+    char id[32];
+    snprintf(id, sizeof id, "evt_%026llu", static_cast<unsigned long long>(e.position));
+    e.id = id;
+    e.received_at = kT0 + static_cast<TimestampUs>(e.position);
+    std::string json = "{\"action\":" + JsonString(s.action) +
+                       ",\"actor\":{\"id\":" + JsonString(s.actor_id) +
+                       ",\"type\":\"user\"},\"id\":\"" + e.id +
+                       "\",\"metadata\":{\"note\":\"caf\xC3\xA9 \\u2028 \xF0\x9F\x94\x92\"}" +
+                       ",\"organization_id\":" + JsonString(s.org) +
+                       ",\"seq\":" + std::to_string(e.seq) + ",\"targets\":[";
+    for (size_t i = 0; i < s.targets.size(); ++i) {
+      if (i > 0) json += ",";
+      json += "{\"id\":" + JsonString(s.targets[i].id) +
+              ",\"type\":" + JsonString(s.targets[i].type) + "}";
+    }
+    e.json = json + "]}";
+    return e;
+  }
+
+  // Appends one batch; on success the events join the model.
+  Status Append(const std::vector<Spec>& specs, std::vector<IdempotencyRecord> idem = {}) {
+    AppendBatch batch;
+    const uint64_t saved_position = position_;
+    const auto saved_seqs = seqs_;
+    for (const Spec& s : specs) batch.events.push_back(Make(s));
+    batch.idempotency = std::move(idem);
+    Status st = store_->Append(batch);
+    if (st.ok()) {
+      for (auto& e : batch.events) all_.push_back(std::move(e));
+    } else {
+      position_ = saved_position;
+      seqs_ = saved_seqs;
+    }
+    return st;
+  }
+
+  const std::vector<EventRecord>& all() const { return all_; }
+  const EventRecord& Last() const { return all_.back(); }
+
+ private:
+  Store* store_;
+  uint64_t position_ = 0;
+  std::map<std::string, uint64_t> seqs_;
+  std::vector<EventRecord> all_;
+};
+
+void ExpectSameEvent(const EventRecord& got, const EventRecord& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.seq, want.seq);
+  EXPECT_EQ(got.position, want.position);
+  EXPECT_EQ(got.received_at, want.received_at);
+  EXPECT_EQ(got.json, want.json);  // byte-exact
+  EXPECT_EQ(got.fields.organization_id, want.fields.organization_id);
+  EXPECT_EQ(got.fields.action, want.fields.action);
+  EXPECT_EQ(got.fields.occurred_at, want.fields.occurred_at);
+  EXPECT_EQ(got.fields.actor_id, want.fields.actor_id);
+  EXPECT_EQ(got.fields.actor_type, want.fields.actor_type);
+  EXPECT_EQ(got.fields.targets, want.fields.targets);
+  EXPECT_EQ(got.fields.change_op, want.fields.change_op);
+}
+
+std::vector<std::string> Ids(const std::vector<EventRecord>& events) {
+  std::vector<std::string> ids;
+  for (const auto& e : events) ids.push_back(e.id);
+  return ids;
+}
+
+bool ListLess(const EventRecord& a, const EventRecord& b) {
+  return std::pair(a.fields.occurred_at, a.seq) < std::pair(b.fields.occurred_at, b.seq);
+}
+
+// The filter semantics of store.h, written out plainly over the model.
+bool ReferenceMatch(const EventFilter& f, const EventRecord& e) {
+  auto in = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  if (e.fields.organization_id != f.organization_id) return false;
+  if (f.from && e.fields.occurred_at < *f.from) return false;
+  if (f.to && e.fields.occurred_at >= *f.to) return false;
+  if (!f.actions.empty() || !f.action_prefixes.empty()) {
+    bool ok = in(f.actions, e.fields.action);
+    for (const auto& p : f.action_prefixes) ok = ok || e.fields.action.rfind(p, 0) == 0;
+    if (!ok) return false;
+  }
+  if (!f.actor_ids.empty() && !in(f.actor_ids, e.fields.actor_id)) return false;
+  if (!f.target_types.empty() || !f.target_ids.empty()) {
+    bool ok = false;
+    for (const auto& t : e.fields.targets) {
+      ok = ok || ((f.target_types.empty() || in(f.target_types, t.type)) &&
+                  (f.target_ids.empty() || in(f.target_ids, t.id)));
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::vector<EventRecord> ReferenceScan(const std::vector<EventRecord>& all, const ScanRequest& r) {
+  std::vector<EventRecord> v;
+  for (const auto& e : all) {
+    if (ReferenceMatch(r.filter, e)) v.push_back(e);
+  }
+  std::sort(v.begin(), v.end(), ListLess);
+  if (r.descending) std::reverse(v.begin(), v.end());
+  std::vector<EventRecord> out;
+  for (const auto& e : v) {
+    if (r.start_after) {
+      const auto k = std::pair(e.fields.occurred_at, e.seq);
+      const auto s = std::pair(r.start_after->occurred_at, r.start_after->seq);
+      if (r.descending ? !(k < s) : !(s < k)) continue;
+    }
+    if (out.size() == r.limit) break;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<EventRecord> MustScan(Store* store, const ScanRequest& r) {
+  auto got = store->Scan(r);
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  return got.ok() ? got.value() : std::vector<EventRecord>{};
+}
+
+ScanRequest Request(EventFilter f, bool descending = true, size_t limit = 1000) {
+  ScanRequest r;
+  r.filter = std::move(f);
+  r.descending = descending;
+  r.limit = limit;
+  return r;
+}
+
+EventFilter Org(const std::string& org = "org_acme") {
+  EventFilter f;
+  f.organization_id = org;
+  return f;
+}
+
+class RocksStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = MustOpen(TestOptions(dir_.store()));
+    ASSERT_NE(store_, nullptr);
+    writer_ = std::make_unique<Writer>(store_.get());
+  }
+
+  void Reopen() {
+    store_.reset();
+    store_ = MustOpen(TestOptions(dir_.store()));
+    ASSERT_NE(store_, nullptr);
+  }
+
+  // Checks Scan against the reference for this request, in both directions.
+  void ExpectScanMatches(const EventFilter& f, size_t limit = 1000) {
+    for (bool desc : {true, false}) {
+      ScanRequest r = Request(f, desc, limit);
+      EXPECT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)))
+          << (desc ? "descending" : "ascending");
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RocksStore> store_;
+  std::unique_ptr<Writer> writer_;
+};
+
+// ----------------------------------------------------------------------------------------
+// Append and point reads.
+
+TEST_F(RocksStoreTest, EmptyStore) {
+  EXPECT_EQ(store_->LastPosition().value(), 0u);
+  EXPECT_EQ(store_->LastSeq("org_acme").value(), 0u);
+  EXPECT_FALSE(store_->GetEvent("evt_nope").value().has_value());
+  EXPECT_FALSE(store_->GetEventBySeq("org_acme", 1).value().has_value());
+  EXPECT_TRUE(store_->ReadFrom(0, 10).value().empty());
+  EXPECT_TRUE(MustScan(store_.get(), Request(Org())).empty());
+  EXPECT_FALSE(store_->GetItem("org_acme", "finding", "F-1").value().has_value());
+  EXPECT_FALSE(store_->failed());
+}
+
+TEST_F(RocksStoreTest, AppendAndReadBackByteExact) {
+  Spec a;
+  a.targets = {{"finding", "F-1"}, {"asset", "host-7"}};
+  a.op = ChangeOp::kUpdate;
+  Spec b;
+  b.org = "org_other";
+  b.action = "user.login";
+  b.occurred_at = -86400000000;  // before 1970
+  b.actor_id = "u\x01\xFF";
+  ASSERT_TRUE(writer_->Append({a, b, a}).ok());
+
+  for (const EventRecord& want : writer_->all()) {
+    auto by_id = store_->GetEvent(want.id);
+    ASSERT_TRUE(by_id.ok());
+    ASSERT_TRUE(by_id.value().has_value());
+    ExpectSameEvent(*by_id.value(), want);
+
+    auto by_seq = store_->GetEventBySeq(want.fields.organization_id, want.seq);
+    ASSERT_TRUE(by_seq.ok());
+    ASSERT_TRUE(by_seq.value().has_value());
+    ExpectSameEvent(*by_seq.value(), want);
+  }
+  EXPECT_EQ(store_->LastPosition().value(), 3u);
+  EXPECT_EQ(store_->LastSeq("org_acme").value(), 2u);
+  EXPECT_EQ(store_->LastSeq("org_other").value(), 1u);
+  EXPECT_EQ(store_->LastSeq("org_none").value(), 0u);
+  EXPECT_FALSE(store_->GetEventBySeq("org_acme", 3).value().has_value());
+  EXPECT_FALSE(store_->GetEventBySeq("org_other", 2).value().has_value());
+}
+
+TEST_F(RocksStoreTest, AppendRefusesGapsWithoutFailingTheStore) {
+  ASSERT_TRUE(writer_->Append({Spec{}}).ok());
+  AppendBatch gap;
+  gap.events.push_back(writer_->Make(Spec{}));
+  gap.events.back().position += 1;  // skips a position
+  Status st = store_->Append(gap);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("position"));
+
+  Writer fresh(store_.get());
+  AppendBatch seq_gap;
+  seq_gap.events.push_back(fresh.Make(Spec{}));
+  seq_gap.events.back().seq += 1;
+  st = store_->Append(seq_gap);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("seq"));
+
+  EXPECT_FALSE(store_->failed());
+  EXPECT_EQ(store_->LastPosition().value(), 1u);
+  EXPECT_EQ(store_->LastSeq("org_acme").value(), 1u);
+  Writer again(store_.get());
+  EXPECT_TRUE(again.Append({Spec{}, Spec{}}).ok());
+  EXPECT_EQ(store_->LastPosition().value(), 3u);
+}
+
+TEST_F(RocksStoreTest, ReadFromFollowsPositions) {
+  std::vector<Spec> specs(25);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    specs[i].org = i % 2 ? "org_a" : "org_b";
+    specs[i].occurred_at = kT0 - static_cast<TimestampUs>(i);  // positions, not time, order
+  }
+  ASSERT_TRUE(writer_->Append(specs).ok());
+  auto first = store_->ReadFrom(0, 10).value();
+  ASSERT_EQ(first.size(), 10u);
+  for (size_t i = 0; i < first.size(); ++i) ExpectSameEvent(first[i], writer_->all()[i]);
+  auto rest = store_->ReadFrom(10, 100).value();
+  ASSERT_EQ(rest.size(), 15u);
+  EXPECT_EQ(rest.front().position, 11u);
+  EXPECT_EQ(rest.back().position, 25u);
+  EXPECT_TRUE(store_->ReadFrom(25, 10).value().empty());
+  EXPECT_TRUE(store_->ReadFrom(0, 0).value().empty());
+  EXPECT_TRUE(store_->ReadFrom(std::numeric_limits<uint64_t>::max(), 10).value().empty());
+}
+
+// ----------------------------------------------------------------------------------------
+// Scans.
+
+class ScanTest : public RocksStoreTest {
+ protected:
+  void SetUp() override {
+    RocksStoreTest::SetUp();
+    auto spec = [](std::string action, TimestampUs t, std::string actor,
+                   std::vector<TargetRef> targets, std::string org = "org_acme") {
+      Spec s;
+      s.org = std::move(org);
+      s.action = std::move(action);
+      s.occurred_at = t;
+      s.actor_id = std::move(actor);
+      s.targets = std::move(targets);
+      return s;
+    };
+    ASSERT_TRUE(
+        writer_
+            ->Append({
+                spec("finding.created", kT0 + 10, "user_1", {{"finding", "F-1"}}),
+                spec("finding.updated", kT0 + 20, "user_2", {{"finding", "F-1"}}),
+                spec("finding.updated", kT0 + 20, "user_1", {{"finding", "F-2"}, {"asset", "A-1"}}),
+                spec("findings.export", kT0 + 30, "user_3", {{"export", "X-1"}}),
+                spec("finding", kT0 + 5, "user_2", {{"finding", "F-2"}}),
+                spec("user.login", kT0 + 40, "user_1", {{"user", "user_1"}}),
+                spec("asset.updated", kT0 + 25, "user_3",
+                     {{"asset", "F-1"}, {"finding", "F-1"}, {"asset", "F-1"}}),
+                spec("finding.deleted", kT0 + 50, "user_2", {{"finding", "F-2"}}),
+                // Other organizations, including one whose name extends ours.
+                spec("finding.created", kT0 + 10, "user_1", {{"finding", "F-1"}}, "org_acme2"),
+                spec("finding.created", kT0 + 10, "user_1", {{"finding", "F-1"}},
+                     std::string("org_acme\0", 9)),
+            })
+            .ok());
+  }
+};
+
+TEST_F(ScanTest, WholeOrganizationInBothOrders) {
+  auto desc = MustScan(store_.get(), Request(Org()));
+  ASSERT_EQ(desc.size(), 8u);
+  EXPECT_TRUE(std::is_sorted(desc.rbegin(), desc.rend(), ListLess));
+  auto asc = MustScan(store_.get(), Request(Org(), false));
+  EXPECT_EQ(Ids(asc), Ids(ReferenceScan(writer_->all(), Request(Org(), false))));
+  ExpectScanMatches(Org());
+  ExpectScanMatches(Org("org_acme2"));
+  ExpectScanMatches(Org(std::string("org_acme\0", 9)));
+  EXPECT_TRUE(MustScan(store_.get(), Request(Org("org_acm"))).empty());
+}
+
+TEST_F(ScanTest, EachFilterFieldAlone) {
+  EventFilter f = Org();
+  f.actions = {"finding.updated"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 2u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.action_prefixes = {"finding."};  // not "finding", not "findings.export"
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 4u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.actor_ids = {"user_3"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 2u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.target_types = {"asset"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 2u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.target_ids = {"F-1"};  // finding F-1 and asset F-1
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 3u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.from = kT0 + 20;
+  ExpectScanMatches(f);
+  f = Org();
+  f.to = kT0 + 20;
+  ExpectScanMatches(f);
+}
+
+TEST_F(ScanTest, MultipleValuesAndCombinations) {
+  EventFilter f = Org();
+  f.actions = {"finding.created", "user.login", "no.such"};
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.actions = {"finding"};
+  f.action_prefixes = {"finding.", "user."};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 6u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.action_prefixes = {"finding.upd"};
+  ExpectScanMatches(f);
+  f.action_prefixes = {"nothing."};
+  EXPECT_TRUE(MustScan(store_.get(), Request(f)).empty());
+  f.action_prefixes = {""};  // every action
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.actor_ids = {"user_1", "user_3"};
+  f.action_prefixes = {"finding."};
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.target_types = {"finding"};
+  f.target_ids = {"F-1", "F-2"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 6u);
+  ExpectScanMatches(f);
+
+  f = Org();
+  f.target_types = {"asset"};
+  f.target_ids = {"F-1"};  // only the asset named F-1
+  EXPECT_EQ(Ids(MustScan(store_.get(), Request(f))),
+            std::vector<std::string>{writer_->all()[6].id});
+
+  f = Org();
+  f.target_types = {"export"};
+  f.target_ids = {"F-1"};  // no target is both
+  EXPECT_TRUE(MustScan(store_.get(), Request(f)).empty());
+
+  f = Org();
+  f.target_ids = {"F-1", "A-1"};
+  f.actor_ids = {"user_1", "user_2"};
+  f.actions = {"finding.updated", "finding.created"};
+  f.from = kT0 + 10;
+  f.to = kT0 + 21;
+  ExpectScanMatches(f);
+}
+
+TEST_F(ScanTest, HalfOpenTimeBounds) {
+  EventFilter f = Org();
+  f.from = kT0 + 20;
+  f.to = kT0 + 30;  // [20, 30): the two at 20 and the one at 25
+  auto got = MustScan(store_.get(), Request(f));
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& e : got) {
+    EXPECT_GE(e.fields.occurred_at, kT0 + 20);
+    EXPECT_LT(e.fields.occurred_at, kT0 + 30);
+  }
+  f.from = kT0 + 30;
+  f.to = kT0 + 30;
+  EXPECT_TRUE(MustScan(store_.get(), Request(f)).empty());
+  f.from = kT0 + 31;
+  f.to = kT0 + 30;
+  EXPECT_TRUE(MustScan(store_.get(), Request(f)).empty());
+  f.from = kMinTs;
+  f.to = kMinTs;
+  EXPECT_TRUE(MustScan(store_.get(), Request(f)).empty());
+  f.from = kMinTs;
+  f.to = kMaxTs;
+  ExpectScanMatches(f);
+}
+
+TEST_F(ScanTest, LimitAndStartAfter) {
+  EXPECT_TRUE(MustScan(store_.get(), Request(Org(), true, 0)).empty());
+  auto top3 = MustScan(store_.get(), Request(Org(), true, 3));
+  ASSERT_EQ(top3.size(), 3u);
+  ScanRequest r = Request(Org(), true, 100);
+  r.start_after = ListKey{top3.back().fields.occurred_at, top3.back().seq};
+  EXPECT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)));
+  r.descending = false;
+  EXPECT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)));
+  // A start key between events, and start keys at the extremes.
+  r.start_after = ListKey{kT0 + 20, 0};
+  EXPECT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)));
+  r.descending = true;
+  EXPECT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)));
+  r.start_after = ListKey{kMinTs, 0};
+  EXPECT_TRUE(MustScan(store_.get(), r).empty());
+  r.descending = false;
+  EXPECT_EQ(MustScan(store_.get(), r).size(), 8u);
+  r.start_after = ListKey{kMaxTs, std::numeric_limits<uint64_t>::max()};
+  EXPECT_TRUE(MustScan(store_.get(), r).empty());
+}
+
+TEST_F(ScanTest, RequiresOrganization) {
+  auto r = store_->Scan(Request(EventFilter{}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ScanTest, EventNamingOneTargetTwiceIsFoundOnce) {
+  EventFilter f = Org();
+  f.target_types = {"asset"};
+  f.target_ids = {"F-1"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 1u);
+  f.target_types = {"asset", "finding"};  // two index values lead to the same event
+  auto got = MustScan(store_.get(), Request(f));
+  const std::vector<std::string> ids = Ids(got);
+  const std::set<std::string> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), got.size());
+  ExpectScanMatches(f);
+}
+
+// Pages through every filter with a small limit, both ways, and checks that each matching
+// event is visited exactly once and in order.
+TEST_F(ScanTest, PagingVisitsEveryEventOnceBothWays) {
+  std::vector<EventFilter> filters;
+  filters.push_back(Org());
+  EventFilter f = Org();
+  f.action_prefixes = {"finding."};
+  filters.push_back(f);
+  f = Org();
+  f.target_ids = {"F-1", "F-2"};
+  filters.push_back(f);
+  f = Org();
+  f.actor_ids = {"user_1", "user_2"};
+  filters.push_back(f);
+  for (const auto& filter : filters) {
+    for (bool desc : {true, false}) {
+      for (size_t page : {1u, 2u, 3u}) {
+        std::vector<std::string> seen;
+        ScanRequest r = Request(filter, desc, page);
+        for (int guard = 0; guard < 100; ++guard) {
+          auto got = MustScan(store_.get(), r);
+          for (const auto& e : got) seen.push_back(e.id);
+          if (got.size() < page) break;
+          r.start_after = ListKey{got.back().fields.occurred_at, got.back().seq};
+        }
+        EXPECT_EQ(seen, Ids(ReferenceScan(writer_->all(), Request(filter, desc, 1000))));
+      }
+    }
+  }
+}
+
+// Random data and random filters, compared with the reference, while the data is in the
+// memtable, after a flush to SST files (bloom filters, prefix extractors) and after a full
+// compaction.
+TEST_F(RocksStoreTest, RandomizedScansMatchReference) {
+  std::mt19937_64 rng(7);
+  auto pick = [&](const auto& v) { return v[rng() % v.size()]; };
+  const std::vector<std::string> orgs = {"org_a", "org_b", "org_ab", std::string("org_a\0", 6)};
+  const std::vector<std::string> actions = {
+      "finding.created", "finding.updated", "finding.deleted", "finding",
+      "findings.export", "user.login",      "user.logout",     "a"};
+  const std::vector<std::string> actors = {"user_1", "user_2", "user_3", "u", ""};
+  const std::vector<std::string> types = {"finding", "asset", "user"};
+  const std::vector<std::string> ids = {"1", "2", "F-1", "F-2", "A-1"};
+  const std::vector<TimestampUs> times = {kMinTs, kMinTs + 1, -5,      -1,         0,     1,
+                                          kT0,    kT0 + 1,    kT0 + 2, kMaxTs - 1, kMaxTs};
+  for (int batch = 0; batch < 20; ++batch) {
+    std::vector<Spec> specs(1 + rng() % 40);
+    for (auto& s : specs) {
+      s.org = pick(orgs);
+      s.action = pick(actions);
+      s.actor_id = pick(actors);
+      s.occurred_at = pick(times);
+      s.targets.clear();
+      const size_t n = 1 + rng() % 3;
+      for (size_t i = 0; i < n; ++i) s.targets.push_back({pick(types), pick(ids)});
+    }
+    ASSERT_TRUE(writer_->Append(specs).ok());
+  }
+
+  auto some = [&](const std::vector<std::string>& from, size_t max) {
+    std::vector<std::string> v;
+    const size_t n = rng() % (max + 1);
+    for (size_t i = 0; i < n; ++i) v.push_back(pick(from));
+    return v;
+  };
+  auto run = [&](const char* stage) {
+    for (int q = 0; q < 400; ++q) {
+      ScanRequest r;
+      r.filter.organization_id = pick(orgs);
+      r.filter.actions = some(actions, 2);
+      r.filter.action_prefixes = some(std::vector<std::string>{"finding.", "user.", "", "zz"}, 1);
+      r.filter.actor_ids = some(actors, 2);
+      r.filter.target_types = some(types, 2);
+      r.filter.target_ids = some(ids, 2);
+      if (rng() % 3 == 0) r.filter.from = pick(times);
+      if (rng() % 3 == 0) r.filter.to = pick(times);
+      r.descending = rng() % 2;
+      if (rng() % 3 == 0) r.start_after = ListKey{pick(times), rng() % 30};
+      r.limit = rng() % 2 ? 1 + rng() % 10 : 1000;
+      ASSERT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)))
+          << stage << " query " << q;
+    }
+  };
+  run("memtable");
+  ASSERT_TRUE(store_->Flush().ok());
+  run("flushed");
+  ASSERT_TRUE(store_->CompactAll().ok());
+  run("compacted");
+  Reopen();
+  run("reopened");
+}
+
+// Readers running during appends see whole batches only.
+TEST_F(RocksStoreTest, ConcurrentReadersSeeWholeBatches) {
+  constexpr size_t kBatch = 50;
+  std::atomic<bool> done{false};
+  std::atomic<int> problems{0};
+  auto reader = [&]() {
+    while (!done.load()) {
+      auto scan = store_->Scan(Request(Org(), true, 100000));
+      if (!scan.ok() || scan.value().size() % kBatch != 0) ++problems;
+      EventFilter f = Org();
+      f.target_ids = {"F-1"};
+      auto by_target = store_->Scan(Request(f, false, 100000));
+      if (!by_target.ok() || by_target.value().size() % kBatch != 0) ++problems;
+      auto read = store_->ReadFrom(0, 100000);
+      if (!read.ok() || read.value().size() % kBatch != 0) ++problems;
+      const uint64_t seq = store_->LastSeq("org_acme").value();
+      if (seq % kBatch != 0) ++problems;
+      if (seq > 0 && !store_->GetEventBySeq("org_acme", seq).value().has_value()) ++problems;
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  for (int b = 0; b < 40; ++b) {
+    std::vector<Spec> specs(kBatch);
+    for (size_t i = 0; i < kBatch; ++i) specs[i].occurred_at = kT0 + static_cast<int>(i % 7);
+    ASSERT_TRUE(writer_->Append(specs).ok());
+  }
+  done = true;
+  r1.join();
+  r2.join();
+  EXPECT_EQ(problems.load(), 0);
+  EXPECT_EQ(MustScan(store_.get(), Request(Org(), true, 100000)).size(), 40 * kBatch);
+}
+
+// ----------------------------------------------------------------------------------------
+// Items.
+
+TEST_F(RocksStoreTest, ItemLifecycle) {
+  auto event = [](TimestampUs t, ChangeOp op,
+                  std::vector<TargetRef> targets = {{"finding", "F-1"}}) {
+    Spec s;
+    s.occurred_at = t;
+    s.op = op;
+    s.targets = std::move(targets);
+    return s;
+  };
+  ASSERT_TRUE(writer_->Append({event(100, ChangeOp::kCreate), event(200, ChangeOp::kUpdate)}).ok());
+  auto item = store_->GetItem("org_acme", "finding", "F-1").value();
+  ASSERT_TRUE(item.has_value());
+  EXPECT_EQ(item->organization_id, "org_acme");
+  EXPECT_EQ(item->type, "finding");
+  EXPECT_EQ(item->id, "F-1");
+  EXPECT_EQ(item->first_seen, 100);
+  EXPECT_EQ(item->first_seq, 1u);
+  EXPECT_EQ(item->last_seen, 200);
+  EXPECT_EQ(item->last_seq, 2u);
+  EXPECT_EQ(item->event_count, 2u);
+  EXPECT_EQ(item->deleted_at, 0);
+
+  ASSERT_TRUE(writer_->Append({event(300, ChangeOp::kDelete)}).ok());
+  EXPECT_EQ(store_->GetItem("org_acme", "finding", "F-1").value()->deleted_at, 300);
+  // An event without changes does not revive it; an older update arriving late neither.
+  ASSERT_TRUE(writer_->Append({event(350, ChangeOp::kNone), event(250, ChangeOp::kUpdate)}).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  item = store_->GetItem("org_acme", "finding", "F-1").value();
+  EXPECT_EQ(item->deleted_at, 300);
+  EXPECT_EQ(item->event_count, 5u);
+  EXPECT_EQ(item->last_seen, 350);
+  EXPECT_EQ(item->last_seq, 4u);
+
+  // Re-creation clears deleted_at; an earlier event arriving late moves first_seen.
+  ASSERT_TRUE(writer_->Append({event(400, ChangeOp::kCreate)}).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  ASSERT_TRUE(writer_->Append({event(50, ChangeOp::kNone)}).ok());
+  item = store_->GetItem("org_acme", "finding", "F-1").value();
+  EXPECT_EQ(item->deleted_at, 0);
+  EXPECT_EQ(item->first_seen, 50);
+  EXPECT_EQ(item->first_seq, 7u);
+  EXPECT_EQ(item->last_seen, 400);
+  EXPECT_EQ(item->last_seq, 6u);
+  EXPECT_EQ(item->event_count, 7u);
+
+  // A later delete, then a snapshot at the same instant but a later seq revives it.
+  ASSERT_TRUE(writer_->Append({event(500, ChangeOp::kDelete)}).ok());
+  EXPECT_EQ(store_->GetItem("org_acme", "finding", "F-1").value()->deleted_at, 500);
+  ASSERT_TRUE(writer_->Append({event(500, ChangeOp::kSnapshot)}).ok());
+  EXPECT_EQ(store_->GetItem("org_acme", "finding", "F-1").value()->deleted_at, 0);
+
+  // The same answers after compaction (operands merged by the merge operator) and reopen.
+  const ItemRecord before = *store_->GetItem("org_acme", "finding", "F-1").value();
+  ASSERT_TRUE(store_->CompactAll().ok());
+  Reopen();
+  const ItemRecord after = *store_->GetItem("org_acme", "finding", "F-1").value();
+  EXPECT_EQ(after.first_seen, before.first_seen);
+  EXPECT_EQ(after.last_seen, before.last_seen);
+  EXPECT_EQ(after.event_count, 9u);
+  EXPECT_EQ(after.deleted_at, 0);
+}
+
+TEST_F(RocksStoreTest, ItemsPerTargetAndDuplicateTargetsCountOnce) {
+  Spec s;
+  s.occurred_at = 1000;
+  s.op = ChangeOp::kDelete;  // describes targets[0]; every target gets the event
+  s.targets = {{"finding", "F-9"}, {"asset", "A-1"}, {"finding", "F-9"}};
+  ASSERT_TRUE(writer_->Append({s}).ok());
+  auto f9 = store_->GetItem("org_acme", "finding", "F-9").value();
+  ASSERT_TRUE(f9.has_value());
+  EXPECT_EQ(f9->event_count, 1u);
+  EXPECT_EQ(f9->deleted_at, 1000);
+  auto a1 = store_->GetItem("org_acme", "asset", "A-1").value();
+  ASSERT_TRUE(a1.has_value());
+  EXPECT_EQ(a1->event_count, 1u);
+  EXPECT_FALSE(store_->GetItem("org_acme", "asset", "F-9").value().has_value());
+  EXPECT_FALSE(store_->GetItem("org_other", "finding", "F-9").value().has_value());
+  EventFilter f = Org();
+  f.target_types = {"finding"};
+  f.target_ids = {"F-9"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f)).size(), 1u);
+}
+
+// ----------------------------------------------------------------------------------------
+// Idempotency and metadata.
+
+IdempotencyRecord Idem(const std::string& org, const std::string& key, TimestampUs created,
+                       const std::string& event_id, uint64_t seq) {
+  IdempotencyRecord r;
+  r.organization_id = org;
+  r.key = key;
+  r.content_hash = std::string(32, '\x5A') + key.substr(0, 1);
+  r.event_id = event_id;
+  r.seq = seq;
+  r.created_at = created;
+  return r;
+}
+
+TEST_F(RocksStoreTest, IdempotencyGetAndExpire) {
+  std::vector<IdempotencyRecord> records;
+  records.push_back(Idem("org_acme", "k-old", 100, "evt_1", 1));
+  records.push_back(Idem("org_acme", "k-new", 300, "evt_2", 2));
+  records.push_back(Idem("org_other", "k-old", 200, "evt_3", 1));
+  records.push_back(Idem("org_acme", std::string("k\0x", 3), 50, "evt_4", 3));
+  ASSERT_TRUE(writer_->Append({Spec{}, Spec{}, Spec{}}, records).ok());
+
+  auto got = store_->GetIdempotency("org_acme", "k-old").value();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->organization_id, "org_acme");
+  EXPECT_EQ(got->key, "k-old");
+  EXPECT_EQ(got->content_hash, records[0].content_hash);
+  EXPECT_EQ(got->event_id, "evt_1");
+  EXPECT_EQ(got->seq, 1u);
+  EXPECT_EQ(got->created_at, 100);
+  EXPECT_FALSE(store_->GetIdempotency("org_acme", "k-none").value().has_value());
+  EXPECT_FALSE(store_->GetIdempotency("org_none", "k-old").value().has_value());
+  EXPECT_EQ(store_->GetIdempotency("org_acme", std::string("k\0x", 3)).value()->event_id, "evt_4");
+
+  auto removed = store_->ExpireIdempotency(200);  // strictly before 200
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed.value(), 2u);
+  EXPECT_FALSE(store_->GetIdempotency("org_acme", "k-old").value().has_value());
+  EXPECT_FALSE(store_->GetIdempotency("org_acme", std::string("k\0x", 3)).value().has_value());
+  EXPECT_TRUE(store_->GetIdempotency("org_other", "k-old").value().has_value());
+  EXPECT_TRUE(store_->GetIdempotency("org_acme", "k-new").value().has_value());
+  EXPECT_EQ(store_->ExpireIdempotency(200).value(), 0u);
+}
+
+TEST_F(RocksStoreTest, ExpireIdempotencyManyRecords) {
+  std::vector<IdempotencyRecord> records;
+  for (int i = 0; i < 10000; ++i) {
+    records.push_back(Idem("org_acme", "key-" + std::to_string(i), i % 2 ? 10 : 1000,
+                           "evt_" + std::to_string(i), 1));
+  }
+  ASSERT_TRUE(writer_->Append({}, records).ok());
+  EXPECT_EQ(store_->ExpireIdempotency(500).value(), 5000u);
+  EXPECT_FALSE(store_->GetIdempotency("org_acme", "key-1").value().has_value());
+  EXPECT_TRUE(store_->GetIdempotency("org_acme", "key-2").value().has_value());
+  EXPECT_EQ(store_->ExpireIdempotency(2000).value(), 5000u);
+}
+
+TEST_F(RocksStoreTest, Meta) {
+  EXPECT_FALSE(store_->GetMeta("orgs/org_acme").value().has_value());
+  ASSERT_TRUE(store_->PutMeta("orgs/org_acme", "{\"name\":\"Acme\"}").ok());
+  EXPECT_EQ(store_->GetMeta("orgs/org_acme").value(), "{\"name\":\"Acme\"}");
+  ASSERT_TRUE(store_->PutMeta("orgs/org_acme", std::string("v2\0", 3)).ok());
+  EXPECT_EQ(store_->GetMeta("orgs/org_acme").value(), std::string("v2\0", 3));
+  // Names never collide with the store's own metadata.
+  ASSERT_TRUE(store_->PutMeta("format_version", "99").ok());
+  ASSERT_TRUE(store_->PutMeta("last_position", "x").ok());
+  ASSERT_TRUE(store_->PutMeta("orgseq/org_acme", "x").ok());
+  Reopen();
+  EXPECT_EQ(store_->GetMeta("format_version").value(), "99");
+  EXPECT_EQ(store_->GetMeta("orgs/org_acme").value(), std::string("v2\0", 3));
+  EXPECT_EQ(store_->LastPosition().value(), 0u);
+  EXPECT_EQ(store_->LastSeq("org_acme").value(), 0u);
+}
+
+TEST_F(RocksStoreTest, ApproximateSize) {
+  const uint64_t empty = store_->ApproximateSizeBytes().value();
+  std::vector<Spec> specs(500);
+  ASSERT_TRUE(writer_->Append(specs).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_GT(store_->ApproximateSizeBytes().value(), empty);
+  EXPECT_GT(store_->ApproximateSizeBytes().value(), 10000u);
+}
+
+// ----------------------------------------------------------------------------------------
+// Reopen, format version, directory checks.
+
+TEST_F(RocksStoreTest, ReopenKeepsEverything) {
+  Spec a;
+  a.op = ChangeOp::kCreate;
+  Spec b;
+  b.org = "org_b";
+  ASSERT_TRUE(writer_->Append({a, b, a}, {Idem("org_acme", "k", 5, "evt_x", 1)}).ok());
+  ASSERT_TRUE(store_->PutMeta("setting", "on").ok());
+  Reopen();
+  EXPECT_EQ(store_->LastPosition().value(), 3u);
+  EXPECT_EQ(store_->LastSeq("org_acme").value(), 2u);
+  EXPECT_EQ(store_->LastSeq("org_b").value(), 1u);
+  for (const auto& want : writer_->all()) ExpectSameEvent(*store_->GetEvent(want.id).value(), want);
+  EXPECT_EQ(store_->GetItem("org_acme", "finding", "F-1").value()->event_count, 2u);
+  EXPECT_TRUE(store_->GetIdempotency("org_acme", "k").value().has_value());
+  EXPECT_EQ(store_->GetMeta("setting").value(), "on");
+  ExpectScanMatches(Org());
+
+  // Appends continue the sequences after reopening.
+  Writer next(store_.get());
+  ASSERT_TRUE(next.Append({a}).ok());
+  EXPECT_EQ(next.Last().position, 4u);
+  EXPECT_EQ(next.Last().seq, 3u);
+  store_.reset();
+  store_ = MustOpen(TestOptions(dir_.store()));
+  EXPECT_EQ(store_->LastPosition().value(), 4u);
+  EXPECT_EQ(store_->LastSeq("org_acme").value(), 3u);
+}
+
+// Rewrites meta "format_version" directly, as another annals version would have written it.
+void SetRawFormatVersion(const std::string& path, const std::string& version) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db).ok());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "meta") {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      ASSERT_TRUE(db->Put(wo, handles[i], "format_version", version).ok());
+    }
+  }
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
+TEST(RocksStoreOpenTest, RecordsFormatVersionAndRefusesOthers) {
+  TempDir dir;
+  {
+    auto store = MustOpen(TestOptions(dir.store()));
+    ASSERT_NE(store, nullptr);
+    Writer w(store.get());
+    ASSERT_TRUE(w.Append({Spec{}}).ok());
+    // Leave nothing in the WAL: the raw opener below has no merge operator for items.
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  SetRawFormatVersion(dir.store(), "2");
+  auto r = RocksStore::Open(TestOptions(dir.store()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().error_code(), "unsupported_store_format");
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("was written by format version 2; this annals understands version 1"));
+
+  SetRawFormatVersion(dir.store(), "v-next");
+  r = RocksStore::Open(TestOptions(dir.store()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("'v-next' (unknown)"));
+
+  SetRawFormatVersion(dir.store(), "1");
+  auto store = MustOpen(TestOptions(dir.store()));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition().value(), 1u);
+}
+
+TEST(RocksStoreOpenTest, RefusesDirectoriesThatAreNotAnnalsStores) {
+  TempDir dir;
+  { std::ofstream(dir.path() + "/notes.txt") << "hello"; }
+  auto r = RocksStore::Open(TestOptions(dir.path()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().error_code(), "not_an_annals_store");
+  EXPECT_THAT(r.status().message(), HasSubstr("is not empty"));
+  EXPECT_TRUE(fs::exists(dir.path() + "/notes.txt"));
+
+  // A RocksDB database of someone else.
+  const std::string other = dir.path() + "/other";
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, other, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+    delete db;
+  }
+  r = RocksStore::Open(TestOptions(other));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().error_code(), "not_an_annals_store");
+
+  // A missing store without create_if_missing.
+  RocksStoreOptions o = TestOptions(dir.path() + "/missing");
+  o.create_if_missing = false;
+  r = RocksStore::Open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+
+  // An empty directory becomes a store.
+  fs::create_directories(dir.path() + "/empty");
+  EXPECT_NE(MustOpen(TestOptions(dir.path() + "/empty")), nullptr);
+}
+
+TEST(RocksStoreOpenTest, SecondOpenOfAHeldDirectoryFailsClearly) {
+  TempDir dir;
+  auto first = MustOpen(TestOptions(dir.store()));
+  ASSERT_NE(first, nullptr);
+  auto second = RocksStore::Open(TestOptions(dir.store()));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  EXPECT_EQ(second.status().error_code(), "store_locked");
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("another process holds the data directory " + dir.store()));
+  first.reset();
+  EXPECT_NE(MustOpen(TestOptions(dir.store())), nullptr);
+}
+
+// ----------------------------------------------------------------------------------------
+// Failure stickiness.
+
+TEST_F(RocksStoreTest, FailedWriteMakesTheStoreRefuseWrites) {
+  ASSERT_TRUE(writer_->Append({Spec{}}).ok());
+  store_->FailNextWriteForTesting();
+  Writer w(store_.get());
+  Status st = w.Append({Spec{}, Spec{}});
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_EQ(st.error_code(), "store_failed");
+  EXPECT_TRUE(store_->failed());
+  EXPECT_EQ(store_->LastPosition().value(), 1u);
+  EXPECT_FALSE(store_->GetEventBySeq("org_acme", 2).value().has_value());
+
+  // Sticky: later writes are refused without being tried; reads keep working.
+  Writer w2(store_.get());
+  st = w2.Append({Spec{}});
+  EXPECT_EQ(st.error_code(), "store_failed");
+  EXPECT_THAT(st.message(), HasSubstr("injected write failure"));
+  EXPECT_EQ(store_->PutMeta("a", "b").error_code(), "store_failed");
+  EXPECT_EQ(store_->ExpireIdempotency(0).status().error_code(), "store_failed");
+  EXPECT_TRUE(store_->GetEvent(writer_->Last().id).value().has_value());
+  EXPECT_EQ(MustScan(store_.get(), Request(Org())).size(), 1u);
+
+  Reopen();
+  EXPECT_FALSE(store_->failed());
+  EXPECT_EQ(store_->LastPosition().value(), 1u);
+  Writer w3(store_.get());
+  EXPECT_TRUE(w3.Append({Spec{}}).ok());
+}
+
+// A file system whose WAL writes fail on demand, like a full disk.
+class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FullDiskFileSystem(std::atomic<bool>* full)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), full_(full) {}
+  const char* Name() const override { return "FullDiskFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok() && name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0) {
+      *result = std::make_unique<File>(std::move(*result), full_);
+    }
+    return s;
+  }
+
+ private:
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, std::atomic<bool>* full)
+        : FSWritableFileOwnerWrapper(std::move(f)), full_(full) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+      if (full_->load()) return rocksdb::IOStatus::NoSpace("no space left on device (test)");
+      return FSWritableFileOwnerWrapper::Append(data, options, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+      if (full_->load()) return rocksdb::IOStatus::NoSpace("no space left on device (test)");
+      return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
+    }
+
+   private:
+    std::atomic<bool>* full_;
+  };
+
+  std::atomic<bool>* full_;
+};
+
+TEST(RocksStoreFaultTest, DiskFullFailsTheAppendAndTheStoreStaysFailed) {
+  TempDir dir;
+  std::atomic<bool> full{false};
+  auto fs = std::make_shared<FullDiskFileSystem>(&full);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  RocksStoreOptions options = TestOptions(dir.store());
+  options.sync = true;
+  {
+    auto r = RocksStore::OpenWithEnv(options, env.get());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto store = std::move(r).value();
+    Writer w(store.get());
+    ASSERT_TRUE(w.Append({Spec{}}).ok());
+
+    full = true;
+    Status st = w.Append({Spec{}, Spec{}});
+    EXPECT_EQ(st.code(), Code::kUnavailable);
+    EXPECT_EQ(st.error_code(), "store_failed");
+    EXPECT_THAT(st.message(), HasSubstr("no space left"));
+    EXPECT_TRUE(store->failed());
+    EXPECT_EQ(store->LastPosition().value(), 1u);
+    EXPECT_FALSE(store->GetEventBySeq("org_acme", 2).value().has_value());
+
+    full = false;  // space is back, but this instance stays failed until reopened
+    Writer w2(store.get());
+    EXPECT_EQ(w2.Append({Spec{}}).error_code(), "store_failed");
+  }
+  auto store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition().value(), 1u);
+  EXPECT_FALSE(store->GetEventBySeq("org_acme", 2).value().has_value());
+  Writer w(store.get());
+  EXPECT_TRUE(w.Append({Spec{}}).ok());
+  EXPECT_EQ(store->LastPosition().value(), 2u);
+}
+
+}  // namespace
+}  // namespace annals
