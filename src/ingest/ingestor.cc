@@ -5,6 +5,8 @@
 #include <map>
 #include <utility>
 
+#include "domain/event_id.h"
+
 namespace annals {
 
 namespace {
@@ -235,7 +237,7 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
       rec.position = ++last_position_;
       rec.seq = ++seq_it->second;
       rec.received_at = now;
-      rec.id = ids_.NextEventId(now);
+      rec.id = MakeEventId(now, rec.position, static_cast<uint16_t>(salt_rng_()));
       rec.json = RenderCanonicalEvent(d, rec.id, rec.seq, rec.received_at);
       rec.fields = std::move(d.fields);
 

@@ -29,7 +29,7 @@
 #include "annals/options.h"
 #include "annals/status.h"
 #include "annals/store.h"
-#include "domain/ids.h"
+#include <random>
 
 namespace annals {
 
@@ -109,7 +109,7 @@ class Ingestor {
   Status failure_;                // guarded by mu_; sticky
 
   // Writer-thread state.
-  IdGenerator ids_;
+  std::mt19937 salt_rng_{std::random_device{}()};  // the 16 random bits of event ids
   uint64_t last_position_ = 0;
   TimestampUs last_received_at_ = 0;
   std::unordered_map<std::string, uint64_t> last_seq_;  // per organization, loaded lazily
