@@ -68,9 +68,13 @@ want() { [[ ",$only," == *",$1,"* ]]; }
 log() { echo "bench.sh: $*" >&2; }
 
 # --- build -----------------------------------------------------------------------------------
+# The benchmarks are switched on only for this build and switched off again afterwards, so
+# that `make build` / `make test` in the same directory do not compile them.
+bench_option_before=OFF
 if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANNALS_BUILD_BENCH=ON >&2
 else
+  bench_option_before=$(sed -n 's/^ANNALS_BUILD_BENCH:BOOL=//p' "$build_dir/CMakeCache.txt")
   cmake -S . -B "$build_dir" -DANNALS_BUILD_BENCH=ON >/dev/null
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
@@ -80,6 +84,9 @@ case "$build_type" in
 esac
 log "building ($build_type) in $build_dir..."
 cmake --build "$build_dir" --target annals bench_peers http_bench query_bench micro_bench >&2
+if [ "$bench_option_before" != "ON" ]; then
+  cmake -S . -B "$build_dir" -DANNALS_BUILD_BENCH=OFF >/dev/null
+fi
 BIN="$build_dir/bench"
 
 # --- report scaffolding ------------------------------------------------------------------------
@@ -157,6 +164,11 @@ machine() {
   echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# Let the build's load fade before measuring (up to a minute).
+for _ in $(seq 1 60); do
+  awk '{ exit !($1 < 1.0) }' /proc/loadavg && break
+  sleep 1
+done
 machine_info=$(machine)
 load1=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
