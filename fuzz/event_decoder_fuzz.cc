@@ -1,6 +1,7 @@
 // Fuzz target for the event decoder. Runs DecodeEventsBody on the input as JSON and as
 // NDJSON with the default limits and a fixed clock, and for every accepted draft checks that
-// the rendered canonical event parses strictly and re-canonicalizes to the same bytes.
+// the rendered canonical event parses strictly and re-canonicalizes to the same bytes, and
+// that the (possibly lazily computed) content hash matches the members.
 // Any broken invariant aborts, which libFuzzer reports as a crash.
 #include <cstddef>
 #include <cstdint>
@@ -25,11 +26,22 @@ void Check(bool condition, const char* what, std::string_view detail) {
   std::abort();
 }
 
-void CheckDraft(const annals::EventDraft& draft, const annals::EventLimits& limits) {
+void CheckDraft(const annals::EventDraft& draft, const annals::EventLimits& limits, bool single) {
   Check(!draft.fields.organization_id.empty(), "organization_id set", "");
   Check(!draft.fields.action.empty(), "action set", "");
   Check(!draft.fields.targets.empty(), "targets set", "");
-  Check(draft.content_hash.size() == 32, "content_hash is 32 bytes", "");
+  // The content hash is computed for lone events and events with an idempotency key;
+  // the others get it from ComputeContentHash when they are given a key.
+  if (single || !draft.idempotency_key.empty()) {
+    Check(draft.content_hash.size() == 32, "content_hash is 32 bytes", "");
+  } else {
+    Check(draft.content_hash.empty(), "content_hash is lazy without an idempotency key", "");
+  }
+  annals::EventDraft hashed = draft;
+  annals::ComputeContentHash(&hashed);
+  Check(hashed.content_hash.size() == 32, "ComputeContentHash gives 32 bytes", "");
+  Check(draft.content_hash.empty() || hashed.content_hash == draft.content_hash,
+        "ComputeContentHash matches the decoder's hash", "");
   for (size_t i = 1; i < draft.members.size(); ++i) {
     Check(annals::JcsKeyLess(draft.members[i - 1].first, draft.members[i].first), "members sorted",
           draft.members[i].first);
@@ -52,7 +64,7 @@ void CheckDraft(const annals::EventDraft& draft, const annals::EventLimits& limi
     client += value;
   }
   client += '}';
-  Check(annals::Sha256(client) == draft.content_hash, "content_hash matches members", client);
+  Check(annals::Sha256(client) == hashed.content_hash, "content_hash matches members", client);
   Check(client.size() <= limits.max_event_bytes, "event within max_event_bytes", "");
 }
 
@@ -75,7 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     Check(!result->drafts.empty(), "accepted batches are not empty", "");
-    for (const auto& draft : result->drafts) CheckDraft(draft, limits);
+    for (const auto& draft : result->drafts) CheckDraft(draft, limits, result->single);
   }
   // The strict parser alone: whatever it accepts canonicalizes to a fixed point.
   auto parsed = annals::ParseStrictJson(body, 64);

@@ -1,13 +1,17 @@
 #include "domain/canonical_json.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+#include "domain/json_tape.h"
 
 namespace annals {
 namespace {
@@ -47,6 +51,44 @@ void AppendUnsigned(uint64_t v, std::string* out) {
   out->append(buf, r.ptr);
 }
 
+// Sorts `members[0..n)` in JCS order of key(member): insertion sort for the usual small
+// objects, std::sort beyond.
+template <typename T, typename KeyOf>
+void SortMembers(T* members, size_t n, KeyOf key) {
+  if (n > 24) {
+    std::sort(members, members + n, [&](T a, T b) { return JcsKeyLess(key(a), key(b)); });
+    return;
+  }
+  for (size_t i = 1; i < n; ++i) {
+    T m = members[i];
+    const std::string_view mk = key(m);
+    size_t j = i;
+    for (; j > 0 && JcsKeyLess(mk, key(members[j - 1])); --j) members[j] = members[j - 1];
+    members[j] = m;
+  }
+}
+
+// A buffer of up to kInline pointers on the stack, on the heap beyond.
+template <typename T>
+class SmallBuffer {
+ public:
+  explicit SmallBuffer(size_t n) {
+    if (n > kInline) {
+      heap_.resize(n);
+      data_ = heap_.data();
+    } else {
+      data_ = inline_;
+    }
+  }
+  T* data() { return data_; }
+
+ private:
+  static constexpr size_t kInline = 32;
+  T inline_[kInline];
+  std::vector<T> heap_;
+  T* data_;
+};
+
 // Writes the members of `obj` in JCS order.
 void AppendObject(const boost::json::object& obj, std::string* out) {
   out->push_back('{');
@@ -56,24 +98,33 @@ void AppendObject(const boost::json::object& obj, std::string* out) {
     out->push_back(':');
     AppendCanonical(kv.value(), out);
   } else if (!obj.empty()) {
-    std::vector<const boost::json::key_value_pair*> members;
-    members.reserve(obj.size());
-    for (const auto& kv : obj) members.push_back(&kv);
-    std::sort(members.begin(), members.end(),
-              [](const boost::json::key_value_pair* a, const boost::json::key_value_pair* b) {
-                return JcsKeyLess(a->key(), b->key());
-              });
-    bool first = true;
-    for (const auto* kv : members) {
-      if (!first) out->push_back(',');
-      first = false;
-      AppendJsonString(kv->key(), out);
+    using Member = const boost::json::key_value_pair*;
+    SmallBuffer<Member> buffer(obj.size());
+    Member* members = buffer.data();
+    size_t n = 0;
+    for (const auto& kv : obj) members[n++] = &kv;
+    SortMembers(members, n, [](Member m) {
+      return std::string_view(m->key().data(), m->key().size());
+    });
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0) out->push_back(',');
+      AppendJsonString(members[i]->key(), out);
       out->push_back(':');
-      AppendCanonical(kv->value(), out);
+      AppendCanonical(members[i]->value(), out);
     }
   }
   out->push_back('}');
 }
+
+// Which bytes AppendJsonString must escape.
+constexpr std::array<bool, 256> MakeEscapeTable() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = true;
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}
+constexpr std::array<bool, 256> kNeedsEscape = MakeEscapeTable();
 
 }  // namespace
 
@@ -82,6 +133,9 @@ bool JcsKeyLess(std::string_view a, std::string_view b) {
   size_t i = 0;
   while (i < n && a[i] == b[i]) ++i;
   if (i == n) return a.size() < b.size();
+  if (static_cast<uint8_t>(a[i]) < 0x80 && static_cast<uint8_t>(b[i]) < 0x80) {
+    return static_cast<uint8_t>(a[i]) < static_cast<uint8_t>(b[i]);
+  }
   // Back up to the first byte of the code point in which the strings differ (the bytes
   // before i are equal, so that code point starts at the same offset in both).
   while (i > 0 && ((static_cast<uint8_t>(a[i]) & 0xC0) == 0x80 ||
@@ -97,12 +151,26 @@ bool JcsKeyLess(std::string_view a, std::string_view b) {
 
 void AppendJsonString(std::string_view utf8, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const char* const data = utf8.data();
+  const size_t size = utf8.size();
+  size_t i = 0;
+  while (i < size && !kNeedsEscape[static_cast<uint8_t>(data[i])]) ++i;
+  if (i == size) {  // the common case: nothing to escape
+    const size_t at = out->size();
+    out->resize(at + size + 2);
+    char* p = out->data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, data, size);
+    p[size + 1] = '"';
+    return;
+  }
+  out->reserve(out->size() + size + 16);
   out->push_back('"');
   size_t run = 0;  // start of the pending literal run
-  for (size_t i = 0; i < utf8.size(); ++i) {
-    const auto c = static_cast<uint8_t>(utf8[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(utf8.data() + run, i - run);
+  for (; i < size; ++i) {
+    const auto c = static_cast<uint8_t>(data[i]);
+    if (!kNeedsEscape[c]) continue;
+    out->append(data + run, i - run);
     run = i + 1;
     switch (c) {
       case '"':
@@ -132,7 +200,7 @@ void AppendJsonString(std::string_view utf8, std::string* out) {
       }
     }
   }
-  out->append(utf8.data() + run, utf8.size() - run);
+  out->append(data + run, size - run);
   out->push_back('"');
 }
 
@@ -236,6 +304,70 @@ std::string Canonical(const boost::json::value& value) {
   std::string out;
   AppendCanonical(value, &out);
   return out;
+}
+
+void AppendCanonical(const JsonNode& node, std::string* out) {
+  switch (node.kind) {
+    case JsonKind::kNull:
+    case JsonKind::kKey:
+      out->append("null");
+      return;
+    case JsonKind::kBool:
+      out->append(node.i != 0 ? "true" : "false");
+      return;
+    case JsonKind::kInt64: {
+      // Integers below 2^53 print as themselves.
+      constexpr int64_t kTwo53 = int64_t{1} << 53;
+      if (node.i > -kTwo53 && node.i < kTwo53) {
+        if (node.i < 0) out->push_back('-');
+        AppendUnsigned(static_cast<uint64_t>(node.i < 0 ? -node.i : node.i), out);
+        return;
+      }
+      AppendJsonNumber(static_cast<double>(node.i), out);
+      return;
+    }
+    case JsonKind::kUint64:
+      AppendJsonNumber(static_cast<double>(node.u), out);
+      return;
+    case JsonKind::kDouble:
+      AppendJsonNumber(node.d, out);
+      return;
+    case JsonKind::kString:
+      AppendJsonString(node.string(), out);
+      return;
+    case JsonKind::kArray: {
+      out->push_back('[');
+      const JsonNode* e = node.first();
+      for (uint32_t i = 0; i < node.len; ++i, e = e->next()) {
+        if (i > 0) out->push_back(',');
+        AppendCanonical(*e, out);
+      }
+      out->push_back(']');
+      return;
+    }
+    case JsonKind::kObject: {
+      out->push_back('{');
+      if (node.len == 1) {
+        AppendJsonString(node.first()->string(), out);
+        out->push_back(':');
+        AppendCanonical(*(node.first() + 1), out);
+      } else if (node.len > 1) {
+        SmallBuffer<const JsonNode*> buffer(node.len);
+        const JsonNode** keys = buffer.data();
+        const JsonNode* k = node.first();
+        for (uint32_t i = 0; i < node.len; ++i, k = NextKey(k)) keys[i] = k;
+        SortMembers(keys, node.len, [](const JsonNode* key) { return key->string(); });
+        for (uint32_t i = 0; i < node.len; ++i) {
+          if (i > 0) out->push_back(',');
+          AppendJsonString(keys[i]->string(), out);
+          out->push_back(':');
+          AppendCanonical(*(keys[i] + 1), out);
+        }
+      }
+      out->push_back('}');
+      return;
+    }
+  }
 }
 
 }  // namespace annals

@@ -1,16 +1,14 @@
 #include "domain/event_decoder.h"
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/string.hpp>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 #include "common/sha256.h"
 #include "domain/canonical_json.h"
 #include "domain/json.h"
+#include "domain/json_tape.h"
 #include "domain/time.h"
 
 namespace annals {
@@ -19,9 +17,6 @@ namespace {
 constexpr size_t kMaxIdempotencyKeyLength = 256;
 // Room in approx_size for ,"id":"evt_...",  ,"received_at":"...Z"  and  ,"seq":N.
 constexpr size_t kServerFieldsBytes = 112;
-
-std::string_view View(const boost::json::string& s) { return std::string_view(s.data(), s.size()); }
-std::string_view View(boost::json::string_view s) { return std::string_view(s.data(), s.size()); }
 
 // Number of Unicode code points in valid UTF-8.
 size_t CodePoints(std::string_view s) {
@@ -51,139 +46,187 @@ bool IsServerField(std::string_view key) {
   return key == "id" || key == "seq" || key == "received_at" || key == "source";
 }
 
-bool IsClientField(std::string_view key) {
-  static constexpr std::string_view kFields[] = {
-      "organization_id", "action",  "occurred_at", "version", "actor",
-      "targets",         "context", "metadata",    "changes", "idempotency_key"};
-  return std::find(std::begin(kFields), std::end(kFields), key) != std::end(kFields);
+// The client-supplied top-level members. The first ten are the stored members, in JCS
+// order with "source" (which the server supplies) at kSourceRank.
+enum Field : int {
+  kAction,
+  kActor,
+  kChanges,
+  kContext,
+  kMetadata,
+  kOccurredAt,
+  kOrganizationId,
+  kSource,  // never client-supplied; only a rank
+  kTargets,
+  kVersion,
+  kIdempotencyKey,
+  kFieldCount,
+  kUnknownField = -1,
+};
+constexpr std::string_view kFieldNames[kFieldCount] = {
+    "action",          "actor",  "changes",  "context", "metadata",       "occurred_at",
+    "organization_id", "source", "targets",  "version", "idempotency_key"};
+
+Field ClientField(std::string_view key) {
+  for (int f = 0; f < kFieldCount; ++f) {
+    if (f != kSource && key == kFieldNames[f]) return static_cast<Field>(f);
+  }
+  return kUnknownField;
 }
 
-// Nesting depth of `value` counting containers only (a scalar is 0, "{}" is 1).
-size_t Depth(const boost::json::value& value, size_t limit) {
-  size_t deepest = 0;
-  if (value.is_object()) {
-    for (const auto& kv : value.get_object()) {
-      deepest = std::max(deepest, Depth(kv.value(), limit));
-      if (deepest >= limit) break;
-    }
-  } else if (value.is_array()) {
-    for (const auto& element : value.get_array()) {
-      deepest = std::max(deepest, Depth(element, limit));
-      if (deepest >= limit) break;
-    }
-  } else {
-    return 0;
-  }
-  return deepest + 1;
+bool Equals(const JsonNode& key, std::string_view name) {
+  return key.len == name.size() && std::memcmp(key.str, name.data(), name.size()) == 0;
 }
 
 // Appends to *path the pointer (relative to `value`) of the first container nested deeper
 // than max_depth, with `value` at depth `depth`; false if there is none.
-bool FindTooDeep(const boost::json::value& value, size_t depth, size_t max_depth,
-                 std::string* path) {
+bool FindTooDeep(const JsonNode& value, size_t depth, size_t max_depth, std::string* path) {
   if (!value.is_object() && !value.is_array()) return false;
   if (depth > max_depth) return true;
   if (value.is_object()) {
-    for (const auto& kv : value.get_object()) {
+    const JsonNode* k = value.first();
+    for (uint32_t i = 0; i < value.len; ++i, k = NextKey(k)) {
       const size_t saved = path->size();
-      AppendJsonPointerToken(View(kv.key()), path);
-      if (FindTooDeep(kv.value(), depth + 1, max_depth, path)) return true;
+      AppendJsonPointerToken(k->string(), path);
+      if (FindTooDeep(*(k + 1), depth + 1, max_depth, path)) return true;
       path->resize(saved);
     }
   } else {
-    size_t i = 0;
-    for (const auto& element : value.get_array()) {
+    const JsonNode* e = value.first();
+    for (uint32_t i = 0; i < value.len; ++i, e = e->next()) {
       const size_t saved = path->size();
-      AppendJsonPointerIndex(i++, path);
-      if (FindTooDeep(element, depth + 1, max_depth, path)) return true;
+      AppendJsonPointerIndex(i, path);
+      if (FindTooDeep(*e, depth + 1, max_depth, path)) return true;
       path->resize(saved);
     }
   }
   return false;
 }
 
-// Validates one event; see DecodeEvent.
+// Where an event sits in the body; its JSON Pointer is only rendered for error details.
+struct EventPath {
+  std::string_view base;  // "" for a lone event, "/events" or "" for batch elements
+  bool indexed = false;
+  size_t index = 0;
+
+  std::string Render() const {
+    std::string path(base);
+    if (indexed) AppendJsonPointerIndex(index, &path);
+    return path;
+  }
+};
+
+// An actor, a target or a metadata object, named in paths and messages only on errors:
+// "/actor" and "actor", "/targets/2" and "targets[2]", "/targets/2/metadata" and
+// "targets[2].metadata", "/metadata" and "metadata".
+struct Place {
+  std::string_view field;  // "actor", "targets" or "metadata"
+  bool indexed = false;
+  size_t index = 0;
+  bool metadata = false;  // the entity's metadata member
+
+  std::string Base() const {
+    std::string s = "/";
+    s.append(field);
+    if (indexed) AppendJsonPointerIndex(index, &s);
+    if (metadata) s.append("/metadata");
+    return s;
+  }
+  std::string Name() const {
+    std::string s(field);
+    if (indexed) s += "[" + Num(index) + "]";
+    if (metadata) s.append(".metadata");
+    return s;
+  }
+};
+
+// Reusable per-thread buffers of the checker.
+struct Scratch {
+  std::string client;  // the canonical client object of the event being checked
+  std::vector<ErrorDetail> errors;
+};
+
+// Validates one event and builds its draft; see DecodeEvent.
 class EventChecker {
  public:
-  EventChecker(const EventLimits& limits, const DecodeContext& ctx, const std::string& prefix,
-               std::vector<ErrorDetail>* errors)
-      : limits_(limits), ctx_(ctx), prefix_(prefix), errors_(errors) {}
+  EventChecker(const EventLimits& limits, const DecodeContext& ctx, const EventPath& prefix,
+               std::vector<ErrorDetail>* errors, std::string* client)
+      : limits_(limits), ctx_(ctx), prefix_(prefix), errors_(errors), client_(client) {}
 
-  std::optional<EventDraft> Run(const boost::json::value& event, bool* too_large) {
+  // `hash`: compute the content hash even when the event has no idempotency key.
+  std::optional<EventDraft> Run(const JsonNode& event, bool hash, bool* too_large) {
     *too_large = false;
     const size_t errors_before = errors_->size();
     if (!event.is_object()) {
       Add("", "an event must be a JSON object");
       return std::nullopt;
     }
-    const boost::json::object& obj = event.get_object();
     EventDraft draft;
 
-    // Cheap depth pass first; the path is only worked out for a failing event.
-    if (Depth(event, limits_.max_depth + 1) > limits_.max_depth) {
+    if (event.height > limits_.max_depth) {
       std::string deep_path;
       FindTooDeep(event, 1, limits_.max_depth, &deep_path);
       Add(deep_path, "nesting is deeper than " + Num(limits_.max_depth) + " levels");
     }
-    for (const auto& kv : obj) {
-      const std::string_view key = View(kv.key());
-      if (IsClientField(key)) continue;
-      Add(Member("", key),
-          IsServerField(key)
-              ? "unknown field: id, seq, received_at and source are set by the server"
-              : "unknown field");
-    }
-
-    CheckOrganization(obj, &draft.fields.organization_id);
-    CheckAction(obj, &draft.fields.action);
-    std::string occurred_text;
-    CheckOccurredAt(obj, &draft.fields.occurred_at, &occurred_text);
-    if (const auto* v = obj.if_contains("version")) {
-      if (!v->is_int64() || v->get_int64() < 1)
-        Add("/version", "version must be an integer of at least 1");
-    }
-    CheckActor(obj, &draft.fields);
-    CheckTargets(obj, &draft.fields.targets);
-    CheckContext(obj);
-    if (const auto* v = obj.if_contains("metadata")) CheckMetadata(*v, "/metadata", "metadata");
-    CheckChanges(obj, &draft.fields.change_op);
-    CheckIdempotencyKey(obj, &draft.idempotency_key);
-
-    // Canonical members (all known members present, even invalid ones, so that the size
-    // check below sees what was sent).
-    std::vector<std::pair<std::string, std::string>> members;
-    members.reserve(obj.size() + 2);
-    for (const auto& kv : obj) {
-      const std::string_view key = View(kv.key());
-      if (!IsClientField(key) || key == "idempotency_key") continue;
-      std::string text;
-      if (key == "occurred_at" && !occurred_text.empty()) {
-        text = occurred_text;
-      } else if (key == "organization_id" && !draft.fields.organization_id.empty()) {
-        AppendJsonString(draft.fields.organization_id, &text);
-      } else {
-        AppendCanonical(kv.value(), &text);
+    const JsonNode* fields[kFieldCount] = {};
+    {
+      const JsonNode* k = event.first();
+      for (uint32_t i = 0; i < event.len; ++i, k = NextKey(k)) {
+        const std::string_view key = k->string();
+        const Field f = ClientField(key);
+        if (f != kUnknownField) {
+          fields[f] = k + 1;
+          continue;
+        }
+        Add(Member("", key),
+            IsServerField(key)
+                ? "unknown field: id, seq, received_at and source are set by the server"
+                : "unknown field");
       }
-      members.emplace_back(std::string(key), std::move(text));
     }
-    if (obj.if_contains("organization_id") == nullptr && !draft.fields.organization_id.empty()) {
-      std::string text;
-      AppendJsonString(draft.fields.organization_id, &text);
-      members.emplace_back("organization_id", std::move(text));
-    }
-    std::sort(members.begin(), members.end(),
-              [](const auto& a, const auto& b) { return JcsKeyLess(a.first, b.first); });
 
-    std::string client;
-    size_t reserve = 2;
-    for (const auto& m : members) reserve += m.first.size() + m.second.size() + 4;
-    client.reserve(reserve);
+    CheckOrganization(fields[kOrganizationId], &draft.fields.organization_id);
+    CheckAction(fields[kAction], &draft.fields.action);
+    char occurred_text[64];
+    size_t occurred_len = 0;
+    CheckOccurredAt(fields[kOccurredAt], &draft.fields.occurred_at, occurred_text, &occurred_len);
+    if (const JsonNode* v = fields[kVersion]) {
+      if (!v->is_int64() || v->i < 1) Add("/version", "version must be an integer of at least 1");
+    }
+    CheckActor(fields[kActor], &draft.fields);
+    CheckTargets(fields[kTargets], &draft.fields.targets);
+    CheckContext(fields[kContext]);
+    if (const JsonNode* v = fields[kMetadata]) CheckMetadata(*v, Place{"metadata"});
+    CheckChanges(fields[kChanges], &draft.fields.change_op);
+    CheckIdempotencyKey(fields[kIdempotencyKey], &draft.idempotency_key);
+
+    // The canonical client object: every known member present (even invalid ones, so that
+    // the size check sees what was sent) in JCS order, the idempotency key left out.
+    std::string& client = *client_;
+    client.clear();
     client.push_back('{');
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i > 0) client.push_back(',');
-      AppendJsonString(members[i].first, &client);
-      client.push_back(':');
-      client.append(members[i].second);
+    size_t value_at[kFieldCount] = {};
+    size_t value_end[kFieldCount] = {};
+    bool present[kFieldCount] = {};
+    for (int f = 0; f < kIdempotencyKey; ++f) {
+      if (f == kSource) continue;
+      const JsonNode* v = fields[f];
+      const bool implied_org = f == kOrganizationId && !draft.fields.organization_id.empty();
+      if (v == nullptr && !implied_org) continue;
+      present[f] = true;
+      if (client.size() > 1) client.push_back(',');
+      client.push_back('"');
+      client.append(kFieldNames[f]);
+      client.append("\":");
+      value_at[f] = client.size();
+      if (f == kOccurredAt && occurred_len > 0) {
+        client.append(occurred_text, occurred_len);
+      } else if (implied_org) {
+        AppendJsonString(draft.fields.organization_id, &client);
+      } else {
+        AppendCanonical(*v, &client);
+      }
+      value_end[f] = client.size();
     }
     client.push_back('}');
     if (client.size() > limits_.max_event_bytes) {
@@ -194,19 +237,24 @@ class EventChecker {
 
     if (errors_->size() != errors_before) return std::nullopt;
 
-    draft.content_hash = Sha256(client);
+    if (hash || !draft.idempotency_key.empty()) draft.content_hash = Sha256(client);
     draft.approx_size = client.size() + ctx_.source_json.size() + 10 + kServerFieldsBytes;
-    const auto source_at = std::lower_bound(
-        members.begin(), members.end(), std::string_view("source"),
-        [](const auto& m, std::string_view key) { return JcsKeyLess(m.first, key); });
-    members.emplace(source_at, "source", ctx_.source_json);
-    draft.members = std::move(members);
+    draft.members.reserve(kIdempotencyKey);
+    for (int f = 0; f < kIdempotencyKey; ++f) {
+      if (f == kSource) {
+        draft.members.emplace_back(std::string(kFieldNames[f]), ctx_.source_json);
+      } else if (present[f]) {
+        draft.members.emplace_back(
+            std::string(kFieldNames[f]),
+            std::string(client.data() + value_at[f], value_end[f] - value_at[f]));
+      }
+    }
     return draft;
   }
 
  private:
   void Add(std::string_view suffix, std::string message) {
-    std::string path = prefix_;
+    std::string path = prefix_.Render();
     path.append(suffix);
     errors_->push_back(ErrorDetail{std::move(path), std::move(message)});
   }
@@ -217,8 +265,7 @@ class EventChecker {
     return path;
   }
 
-  void CheckOrganization(const boost::json::object& obj, std::string* out) {
-    const auto* v = obj.if_contains("organization_id");
+  void CheckOrganization(const JsonNode* v, std::string* out) {
     if (v == nullptr) {
       if (ctx_.implied_organization_id.empty()) {
         Add("/organization_id", "organization_id is required");
@@ -227,23 +274,22 @@ class EventChecker {
       }
       return;
     }
-    if (!v->is_string() || v->get_string().empty()) {
+    if (!v->is_string() || v->len == 0) {
       Add("/organization_id", "organization_id must be a non-empty string");
       return;
     }
-    const std::string_view org = View(v->get_string());
+    const std::string_view org = v->string();
     if (!ctx_.implied_organization_id.empty() && org != ctx_.implied_organization_id) {
       Add("/organization_id", "organization_id does not match the organization of the API key");
       return;
     }
-    *out = std::string(org);
+    out->assign(org);
   }
 
-  void CheckAction(const boost::json::object& obj, std::string* out) {
-    const auto* v = obj.if_contains("action");
+  void CheckAction(const JsonNode* v, std::string* out) {
     if (v == nullptr) return Add("/action", "action is required");
     if (!v->is_string()) return Add("/action", "action must be a string");
-    const std::string_view action = View(v->get_string());
+    const std::string_view action = v->string();
     if (action.empty()) return Add("/action", "action must not be empty");
     const size_t length = CodePoints(action);
     if (length > limits_.max_action_length) {
@@ -256,15 +302,16 @@ class EventChecker {
     if (action.substr(0, 7) == "annals." && !ctx_.allow_reserved_actions) {
       return Add("/action", "actions starting with \"annals.\" are reserved for annals itself");
     }
-    *out = std::string(action);
+    out->assign(action);
   }
 
-  void CheckOccurredAt(const boost::json::object& obj, TimestampUs* out, std::string* text) {
-    const auto* v = obj.if_contains("occurred_at");
+  // On success stores the timestamp and its canonical JSON (a quoted 6-digit UTC
+  // timestamp) in text[0..*text_len).
+  void CheckOccurredAt(const JsonNode* v, TimestampUs* out, char* text, size_t* text_len) {
     if (v == nullptr) return Add("/occurred_at", "occurred_at is required");
     if (!v->is_string())
       return Add("/occurred_at", "occurred_at must be a string (an RFC 3339 timestamp)");
-    Result<TimestampUs> parsed = ParseRfc3339(View(v->get_string()));
+    Result<TimestampUs> parsed = ParseRfc3339(v->string());
     if (!parsed.ok()) return Add("/occurred_at", "occurred_at " + parsed.status().message());
     const TimestampUs at = *parsed;
     // Unsigned subtraction: exact whenever at > now, whatever the values.
@@ -276,159 +323,181 @@ class EventChecker {
                      " ahead of the server's clock (" + FormatRfc3339Micros(ctx_.now) + ")");
     }
     *out = at;
-    text->push_back('"');
-    text->append(FormatRfc3339Micros(at));
-    text->push_back('"');
+    const std::string formatted = FormatRfc3339Micros(at);
+    text[0] = '"';
+    std::memcpy(text + 1, formatted.data(), formatted.size());
+    text[formatted.size() + 1] = '"';
+    *text_len = formatted.size() + 2;
   }
 
-  // A non-empty string member `key` of `obj` at `base`; `name` is used in messages.
-  bool RequireNonEmptyString(const boost::json::object& obj, std::string_view key,
-                             const std::string& base, const std::string& name, std::string* out) {
-    const auto* v = obj.if_contains(key);
+  // The member `key` of the entity at `place`, which must be a non-empty string.
+  bool RequireNonEmptyString(const JsonNode* v, std::string_view key, const Place& place,
+                             std::string* out) {
     if (v == nullptr) {
-      Add(Member(base, key), name + " is required");
+      Add(Member(place.Base(), key), place.Name() + "." + std::string(key) + " is required");
       return false;
     }
-    if (!v->is_string() || v->get_string().empty()) {
-      Add(Member(base, key), name + " must be a non-empty string");
+    if (!v->is_string() || v->len == 0) {
+      Add(Member(place.Base(), key),
+          place.Name() + "." + std::string(key) + " must be a non-empty string");
       return false;
     }
-    *out = std::string(View(v->get_string()));
+    out->assign(v->string());
     return true;
   }
 
-  // An actor or a target: {id, type, name?, metadata?}. `base` is its path, `name` its
-  // display name ("actor", "targets[2]").
-  bool CheckEntity(const boost::json::value& value, const std::string& base,
-                   const std::string& name, std::string* id, std::string* type) {
+  // An actor or a target: {id, type, name?, metadata?}.
+  bool CheckEntity(const JsonNode& value, const Place& place, std::string* id,
+                   std::string* type) {
     if (!value.is_object()) {
-      Add(base, name + " must be an object");
+      Add(place.Base(), place.Name() + " must be an object");
       return false;
     }
-    const boost::json::object& obj = value.get_object();
-    for (const auto& kv : obj) {
-      const std::string_view key = View(kv.key());
-      if (key != "id" && key != "type" && key != "name" && key != "metadata") {
-        Add(Member(base, key), "unknown field in " + name + " (allowed: id, type, name, metadata)");
+    const JsonNode* id_value = nullptr;
+    const JsonNode* type_value = nullptr;
+    const JsonNode* name_value = nullptr;
+    const JsonNode* metadata_value = nullptr;
+    const JsonNode* k = value.first();
+    for (uint32_t i = 0; i < value.len; ++i, k = NextKey(k)) {
+      if (Equals(*k, "id")) {
+        id_value = k + 1;
+      } else if (Equals(*k, "type")) {
+        type_value = k + 1;
+      } else if (Equals(*k, "name")) {
+        name_value = k + 1;
+      } else if (Equals(*k, "metadata")) {
+        metadata_value = k + 1;
+      } else {
+        Add(Member(place.Base(), k->string()),
+            "unknown field in " + place.Name() + " (allowed: id, type, name, metadata)");
       }
     }
-    bool ok = RequireNonEmptyString(obj, "id", base, name + ".id", id);
-    ok = RequireNonEmptyString(obj, "type", base, name + ".type", type) && ok;
-    if (const auto* v = obj.if_contains("name"); v != nullptr && !v->is_string()) {
-      Add(base + "/name", name + ".name must be a string");
+    bool ok = RequireNonEmptyString(id_value, "id", place, id);
+    ok = RequireNonEmptyString(type_value, "type", place, type) && ok;
+    if (name_value != nullptr && !name_value->is_string()) {
+      Add(place.Base() + "/name", place.Name() + ".name must be a string");
       ok = false;
     }
-    if (const auto* v = obj.if_contains("metadata")) {
-      ok = CheckMetadata(*v, base + "/metadata", name + ".metadata") && ok;
+    if (metadata_value != nullptr) {
+      Place metadata = place;
+      metadata.metadata = true;
+      ok = CheckMetadata(*metadata_value, metadata) && ok;
     }
     return ok;
   }
 
-  void CheckActor(const boost::json::object& obj, EventIndexFields* fields) {
-    const auto* v = obj.if_contains("actor");
+  void CheckActor(const JsonNode* v, EventIndexFields* fields) {
     if (v == nullptr) return Add("/actor", "actor is required");
-    CheckEntity(*v, "/actor", "actor", &fields->actor_id, &fields->actor_type);
+    CheckEntity(*v, Place{"actor"}, &fields->actor_id, &fields->actor_type);
   }
 
-  void CheckTargets(const boost::json::object& obj, std::vector<TargetRef>* out) {
-    const auto* v = obj.if_contains("targets");
+  void CheckTargets(const JsonNode* v, std::vector<TargetRef>* out) {
     if (v == nullptr) return Add("/targets", "targets is required");
     if (!v->is_array()) return Add("/targets", "targets must be an array");
-    const boost::json::array& targets = v->get_array();
-    if (targets.empty()) return Add("/targets", "targets must contain at least one target");
-    if (targets.size() > limits_.max_targets) {
-      Add("/targets", "targets has " + Num(targets.size()) + " entries; the limit is " +
+    if (v->len == 0) return Add("/targets", "targets must contain at least one target");
+    if (v->len > limits_.max_targets) {
+      Add("/targets", "targets has " + Num(v->len) + " entries; the limit is " +
                           Num(limits_.max_targets));
     }
-    out->reserve(targets.size());
-    for (size_t i = 0; i < targets.size(); ++i) {
+    out->reserve(v->len);
+    const JsonNode* e = v->first();
+    for (uint32_t i = 0; i < v->len; ++i, e = e->next()) {
       TargetRef ref;
-      if (CheckEntity(targets[i], "/targets/" + Num(i), "targets[" + Num(i) + "]", &ref.id,
-                      &ref.type)) {
+      if (CheckEntity(*e, Place{"targets", true, i}, &ref.id, &ref.type)) {
         out->push_back(std::move(ref));
       }
     }
   }
 
-  void CheckContext(const boost::json::object& obj) {
-    const auto* v = obj.if_contains("context");
+  void CheckContext(const JsonNode* v) {
     bool has_location = false;
     if (v != nullptr) {
       if (!v->is_object()) return Add("/context", "context must be an object");
-      const boost::json::object& context = v->get_object();
-      for (const auto& kv : context) {
-        const std::string_view key = View(kv.key());
+      bool location_not_string = false;
+      const JsonNode* k = v->first();
+      for (uint32_t i = 0; i < v->len; ++i, k = NextKey(k)) {
+        const std::string_view key = k->string();
+        const JsonNode& value = *(k + 1);
         if (key == "location" || key == "user_agent") {
-          if (!kv.value().is_string()) {
+          if (!value.is_string()) {
             Add(Member("/context", key), "context." + std::string(key) + " must be a string");
+            if (key == "location") location_not_string = true;
           } else if (key == "location") {
-            has_location = !kv.value().get_string().empty();
+            has_location = value.len != 0;
           }
         } else {
           Add(Member("/context", key), "unknown field in context (allowed: location, user_agent)");
         }
       }
-      if (const auto* loc = context.if_contains("location"); loc != nullptr && !loc->is_string()) {
-        return;  // already reported
-      }
+      if (location_not_string) return;  // already reported
     }
     if (ctx_.require_context_location && !has_location) {
       Add("/context/location", "context.location is required");
     }
   }
 
-  bool CheckMetadata(const boost::json::value& value, const std::string& base,
-                     const std::string& name) {
+  bool CheckMetadata(const JsonNode& value, const Place& place) {
     if (!value.is_object()) {
-      Add(base, name + " must be an object");
+      Add(place.Base(), place.Name() + " must be an object");
       return false;
     }
     const size_t before = errors_->size();
-    const boost::json::object& metadata = value.get_object();
-    if (metadata.size() > limits_.max_metadata_keys) {
-      Add(base, name + " has " + Num(metadata.size()) + " keys; the limit is " +
-                    Num(limits_.max_metadata_keys));
+    if (value.len > limits_.max_metadata_keys) {
+      Add(place.Base(), place.Name() + " has " + Num(value.len) + " keys; the limit is " +
+                            Num(limits_.max_metadata_keys));
     }
-    for (const auto& kv : metadata) {
-      const std::string_view key = View(kv.key());
-      const auto path = [&] { return Member(base, key); };
-      const size_t key_length = CodePoints(key);
+    const JsonNode* k = value.first();
+    for (uint32_t i = 0; i < value.len; ++i, k = NextKey(k)) {
+      const std::string_view key = k->string();
+      const auto path = [&] { return Member(place.Base(), key); };
       if (key.empty()) {
-        Add(path(), name + " keys must not be empty");
+        Add(path(), place.Name() + " keys must not be empty");
       } else if (!std::all_of(key.begin(), key.end(), IsMetadataKeyChar)) {
-        Add(path(), name + " keys may only contain A-Z, a-z, 0-9, '_' and '-'");
-      } else if (key_length > limits_.max_metadata_key_length) {
-        Add(path(), name + " key is " + Num(key_length) + " characters; the limit is " +
+        Add(path(), place.Name() + " keys may only contain A-Z, a-z, 0-9, '_' and '-'");
+      } else if (key.size() > limits_.max_metadata_key_length) {
+        // Only ASCII here, so bytes are code points.
+        Add(path(), place.Name() + " key is " + Num(key.size()) + " characters; the limit is " +
                         Num(limits_.max_metadata_key_length));
       }
-      const boost::json::value& v = kv.value();
+      const JsonNode& v = *(k + 1);
       if (v.is_string()) {
-        const size_t length = CodePoints(View(v.get_string()));
-        if (length > limits_.max_metadata_value_length) {
-          Add(path(), name + " value is " + Num(length) + " characters; the limit is " +
-                          Num(limits_.max_metadata_value_length));
+        // A string has at least as many bytes as code points.
+        if (v.len > limits_.max_metadata_value_length) {
+          const size_t length = CodePoints(v.string());
+          if (length > limits_.max_metadata_value_length) {
+            Add(path(), place.Name() + " value is " + Num(length) +
+                            " characters; the limit is " +
+                            Num(limits_.max_metadata_value_length));
+          }
         }
       } else if (!v.is_number() && !v.is_bool()) {
-        Add(path(), name + " values must be strings, numbers or booleans");
+        Add(path(), place.Name() + " values must be strings, numbers or booleans");
       }
     }
     return errors_->size() == before;
   }
 
-  void CheckChanges(const boost::json::object& obj, ChangeOp* op_out) {
-    const auto* v = obj.if_contains("changes");
+  void CheckChanges(const JsonNode* v, ChangeOp* op_out) {
     if (v == nullptr) return;
     if (!v->is_object()) return Add("/changes", "changes must be an object");
-    const boost::json::object& changes = v->get_object();
-    for (const auto& kv : changes) {
-      const std::string_view key = View(kv.key());
-      if (key != "op" && key != "before" && key != "after") {
-        Add(Member("/changes", key), "unknown field in changes (allowed: op, before, after)");
+    const JsonNode* op_value = nullptr;
+    const JsonNode* before = nullptr;
+    const JsonNode* after = nullptr;
+    const JsonNode* k = v->first();
+    for (uint32_t i = 0; i < v->len; ++i, k = NextKey(k)) {
+      if (Equals(*k, "op")) {
+        op_value = k + 1;
+      } else if (Equals(*k, "before")) {
+        before = k + 1;
+      } else if (Equals(*k, "after")) {
+        after = k + 1;
+      } else {
+        Add(Member("/changes", k->string()),
+            "unknown field in changes (allowed: op, before, after)");
       }
     }
     // An image: absent, null or an object. Returns true when it is an object.
-    const auto image = [&](std::string_view key, bool* bad) {
-      const auto* img = changes.if_contains(key);
+    const auto image = [&](const JsonNode* img, std::string_view key, bool* bad) {
       *bad = img != nullptr && !img->is_null() && !img->is_object();
       if (*bad) {
         Add(Member("/changes", key), "changes." + std::string(key) + " must be an object or null");
@@ -436,12 +505,11 @@ class EventChecker {
       return img != nullptr && img->is_object();
     };
     bool before_bad = false, after_bad = false;
-    const bool has_before = image("before", &before_bad);
-    const bool has_after = image("after", &after_bad);
+    const bool has_before = image(before, "before", &before_bad);
+    const bool has_after = image(after, "after", &after_bad);
 
-    const auto* op_value = changes.if_contains("op");
     if (op_value == nullptr) return Add("/changes/op", "changes.op is required");
-    const std::string_view op = op_value->is_string() ? View(op_value->get_string()) : "";
+    const std::string_view op = op_value->is_string() ? op_value->string() : "";
     ChangeOp parsed;
     if (op == "create") {
       parsed = ChangeOp::kCreate;
@@ -455,9 +523,9 @@ class EventChecker {
       return Add("/changes/op",
                  "changes.op must be one of \"create\", \"update\", \"delete\", \"snapshot\"");
     }
-    const std::string quoted_op = "\"" + std::string(op) + "\"";
     if (parsed != ChangeOp::kDelete && !has_after && !after_bad) {
-      Add("/changes/after", "changes.after must be an object when op is " + quoted_op);
+      Add("/changes/after",
+          "changes.after must be an object when op is \"" + std::string(op) + "\"");
     }
     if (parsed == ChangeOp::kCreate && has_before) {
       Add("/changes/before", "changes.before must be null or absent when op is \"create\"");
@@ -468,13 +536,12 @@ class EventChecker {
     *op_out = parsed;
   }
 
-  void CheckIdempotencyKey(const boost::json::object& obj, std::string* out) {
-    const auto* v = obj.if_contains("idempotency_key");
+  void CheckIdempotencyKey(const JsonNode* v, std::string* out) {
     if (v == nullptr) return;
-    if (!v->is_string() || v->get_string().empty()) {
+    if (!v->is_string() || v->len == 0) {
       return Add("/idempotency_key", "idempotency_key must be a non-empty string");
     }
-    const std::string_view key = View(v->get_string());
+    const std::string_view key = v->string();
     const size_t length = CodePoints(key);
     if (length > kMaxIdempotencyKeyLength) {
       return Add("/idempotency_key", "idempotency_key is " + Num(length) +
@@ -485,13 +552,14 @@ class EventChecker {
       return Add("/idempotency_key",
                  "idempotency_key may only contain printable ASCII characters (no spaces)");
     }
-    *out = std::string(key);
+    out->assign(key);
   }
 
   const EventLimits& limits_;
   const DecodeContext& ctx_;
-  const std::string& prefix_;
+  const EventPath& prefix_;
   std::vector<ErrorDetail>* errors_;
+  std::string* client_;
 };
 
 Status TooManyEvents(size_t count, size_t limit) {
@@ -512,46 +580,74 @@ std::string WithBodyLine(const std::string& message, size_t line) {
          message.substr(at + kMarker.size());
 }
 
-// Decodes events already split out of a batch and wraps the outcome.
-Result<DecodedBatch> DecodeAll(const std::vector<const boost::json::value*>& events,
-                               const std::vector<std::string>& prefixes, bool single,
-                               const EventLimits& limits, const DecodeContext& ctx,
-                               std::vector<ErrorDetail> errors, size_t json_errors) {
-  DecodedBatch batch;
-  batch.single = single;
-  batch.drafts.reserve(events.size());
-  size_t invalid = json_errors;
-  bool too_large = false;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i] == nullptr) continue;  // a line that was not valid JSON
-    EventChecker checker(limits, ctx, prefixes[i], &errors);
+// Decodes the events of one body in order and assembles the outcome.
+class BatchDecoder {
+ public:
+  BatchDecoder(const EventLimits& limits, const DecodeContext& ctx, bool single)
+      : limits_(limits), ctx_(ctx), single_(single) {
+    batch_.single = single;
+  }
+
+  void Reserve(size_t events) { batch_.drafts.reserve(events); }
+
+  void Decode(const JsonNode& event, const EventPath& path) {
+    ++total_;
+    EventChecker checker(limits_, ctx_, path, &errors_, &client_);
     bool event_too_large = false;
-    std::optional<EventDraft> draft = checker.Run(*events[i], &event_too_large);
-    too_large = too_large || event_too_large;
+    // A single event may still get its idempotency key from a header, so it is hashed
+    // eagerly; batch events are hashed when they carry a key (see ComputeContentHash).
+    std::optional<EventDraft> draft = checker.Run(event, single_, &event_too_large);
+    too_large_ = too_large_ || event_too_large;
     if (draft.has_value()) {
-      batch.drafts.push_back(std::move(*draft));
+      batch_.drafts.push_back(std::move(*draft));
     } else {
-      ++invalid;
+      ++invalid_;
     }
   }
-  if (invalid == 0) return batch;
-  const size_t total = events.size();
-  if (single) {
-    std::string message = "the event is invalid: " + errors.front().message;
-    if (errors.size() > 1) message += " (and " + Num(errors.size() - 1) + " more problems)";
-    if (too_large) return Status(Code::kTooLarge, "event_too_large", message, std::move(errors));
-    return Status(Code::kInvalidArgument, "invalid_event", message, std::move(errors));
+
+  // An NDJSON line that is not valid JSON.
+  void JsonError(ErrorDetail detail) {
+    ++total_;
+    ++json_errors_;
+    json_error_details_.push_back(std::move(detail));
   }
-  if (json_errors > 0) {
-    return Status(Code::kInvalidArgument, "invalid_json",
-                  Num(json_errors) + " of " + Num(total) + " lines are not valid JSON",
+
+  Result<DecodedBatch> Finish() {
+    if (invalid_ == 0 && json_errors_ == 0) return std::move(batch_);
+    std::vector<ErrorDetail> errors = std::move(json_error_details_);
+    errors.insert(errors.end(), std::make_move_iterator(errors_.begin()),
+                  std::make_move_iterator(errors_.end()));
+    if (single_) {
+      std::string message = "the event is invalid: " + errors.front().message;
+      if (errors.size() > 1) message += " (and " + Num(errors.size() - 1) + " more problems)";
+      if (too_large_) return Status(Code::kTooLarge, "event_too_large", message, std::move(errors));
+      return Status(Code::kInvalidArgument, "invalid_event", message, std::move(errors));
+    }
+    if (json_errors_ > 0) {
+      return Status(Code::kInvalidArgument, "invalid_json",
+                    Num(json_errors_) + " of " + Num(total_) + " lines are not valid JSON",
+                    std::move(errors));
+    }
+    const size_t invalid = invalid_;
+    return Status(Code::kInvalidArgument, "invalid_event",
+                  Num(invalid) + " of " + Num(total_) +
+                      (total_ == 1 ? " event is" : " events are") + " invalid",
                   std::move(errors));
   }
-  return Status(
-      Code::kInvalidArgument, "invalid_event",
-      Num(invalid) + " of " + Num(total) + (total == 1 ? " event is" : " events are") + " invalid",
-      std::move(errors));
-}
+
+ private:
+  const EventLimits& limits_;
+  const DecodeContext& ctx_;
+  const bool single_;
+  DecodedBatch batch_;
+  std::vector<ErrorDetail> errors_;              // event problems, in body order
+  std::vector<ErrorDetail> json_error_details_;  // NDJSON lines that are not JSON
+  std::string client_;                           // scratch for the canonical client object
+  size_t total_ = 0;
+  size_t invalid_ = 0;
+  size_t json_errors_ = 0;
+  bool too_large_ = false;
+};
 
 // Replaces "deeper than <parse_depth> levels" by "deeper than <max_depth> levels".
 Status RewordDepthError(const Status& status, size_t parse_depth, size_t max_depth) {
@@ -568,33 +664,30 @@ Status RewordDepthError(const Status& status, size_t parse_depth, size_t max_dep
 
 Result<DecodedBatch> DecodeJsonBody(std::string_view body, const EventLimits& limits,
                                     const RequestLimits& request_limits, const DecodeContext& ctx) {
-  // The tree only lives for this call: allocate it from one arena.
   // Events sit up to two levels down ({"events": [...]}); their own depth is checked per
   // event. Anything deeper than that fails the parse, and then the message names the
   // event limit rather than the parser's.
   const size_t parse_depth = std::min(limits.max_depth + 2, kMaxSupportedJsonDepth);
-  boost::json::monotonic_resource arena(body.size() * 2);
-  Result<boost::json::value> parsed = ParseStrictJson(body, parse_depth, &arena);
-  if (!parsed.ok()) return RewordDepthError(parsed.status(), parse_depth, limits.max_depth);
-  const boost::json::value& root = *parsed;
+  JsonDocumentLease doc(body.size());
+  Status parsed = doc->Parse(body, parse_depth);
+  if (!parsed.ok()) return RewordDepthError(parsed, parse_depth, limits.max_depth);
+  const JsonNode& root = doc->root();
 
-  std::vector<const boost::json::value*> events;
-  std::vector<std::string> prefixes;
-  const boost::json::array* list = nullptr;
-  std::string list_prefix;
+  const JsonNode* list = nullptr;
+  std::string_view list_prefix;
   if (root.is_object()) {
-    const boost::json::object& obj = root.get_object();
-    const auto* wrapped = obj.if_contains("events");
+    const JsonNode* wrapped = FindMember(root, "events");
     if (wrapped == nullptr) {
-      events.push_back(&root);
-      prefixes.emplace_back();
-      return DecodeAll(events, prefixes, /*single=*/true, limits, ctx, {}, 0);
+      BatchDecoder decoder(limits, ctx, /*single=*/true);
+      decoder.Decode(root, EventPath{});
+      return decoder.Finish();
     }
     std::vector<ErrorDetail> extra;
-    for (const auto& kv : obj) {
-      if (View(kv.key()) != "events") {
+    const JsonNode* k = root.first();
+    for (uint32_t i = 0; i < root.len; ++i, k = NextKey(k)) {
+      if (k->string() != "events") {
         std::string path;
-        AppendJsonPointerToken(View(kv.key()), &path);
+        AppendJsonPointerToken(k->string(), &path);
         extra.push_back(
             ErrorDetail{std::move(path), "unknown field: a batch object holds only \"events\""});
       }
@@ -607,26 +700,26 @@ Result<DecodedBatch> DecodeJsonBody(std::string_view body, const EventLimits& li
       return Status::InvalidArgument("events must be an array of event objects", "invalid_request",
                                      {ErrorDetail{"/events", "events must be an array"}});
     }
-    list = &wrapped->get_array();
+    list = wrapped;
     list_prefix = "/events";
   } else if (root.is_array()) {
-    list = &root.get_array();
+    list = &root;
   } else {
     return Status::InvalidArgument(
         "the body must be an event object, {\"events\": [...]} or an array of events",
         "invalid_request", {ErrorDetail{"", "must be an object or an array"}});
   }
-  if (list->empty()) return EmptyBatch("the batch contains no events");
-  if (list->size() > request_limits.max_batch_events) {
-    return TooManyEvents(list->size(), request_limits.max_batch_events);
+  if (list->len == 0) return EmptyBatch("the batch contains no events");
+  if (list->len > request_limits.max_batch_events) {
+    return TooManyEvents(list->len, request_limits.max_batch_events);
   }
-  events.reserve(list->size());
-  prefixes.reserve(list->size());
-  for (size_t i = 0; i < list->size(); ++i) {
-    events.push_back(&(*list)[i]);
-    prefixes.push_back(list_prefix + "/" + Num(i));
+  BatchDecoder decoder(limits, ctx, /*single=*/false);
+  decoder.Reserve(list->len);
+  const JsonNode* e = list->first();
+  for (uint32_t i = 0; i < list->len; ++i, e = e->next()) {
+    decoder.Decode(*e, EventPath{list_prefix, true, i});
   }
-  return DecodeAll(events, prefixes, /*single=*/false, limits, ctx, {}, 0);
+  return decoder.Finish();
 }
 
 Result<DecodedBatch> DecodeNdjsonBody(std::string_view body, const EventLimits& limits,
@@ -638,6 +731,7 @@ Result<DecodedBatch> DecodeNdjsonBody(std::string_view body, const EventLimits& 
   };
   std::vector<Line> lines;
   size_t number = 0;
+  size_t longest = 0;
   for (size_t start = 0; start <= body.size();) {
     size_t end = body.find('\n', start);
     if (end == std::string_view::npos) end = body.size();
@@ -646,6 +740,7 @@ Result<DecodedBatch> DecodeNdjsonBody(std::string_view body, const EventLimits& 
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
       lines.push_back(Line{number, text});
+      longest = std::max(longest, text.size());
       if (lines.size() > request_limits.max_batch_events) {
         // Count the rest cheaply for the message.
         size_t count = lines.size();
@@ -662,28 +757,24 @@ Result<DecodedBatch> DecodeNdjsonBody(std::string_view body, const EventLimits& 
   }
   if (lines.empty()) return EmptyBatch("the request body contains no events");
 
-  boost::json::monotonic_resource arena(body.size() * 2);
-  std::vector<boost::json::value> values(lines.size());
-  std::vector<const boost::json::value*> events(lines.size(), nullptr);
-  std::vector<std::string> prefixes(lines.size());
-  std::vector<ErrorDetail> errors;
-  size_t json_errors = 0;
+  // Each line is checked right after it is parsed: the document is reused for the next.
+  JsonDocumentLease doc(longest);
+  BatchDecoder decoder(limits, ctx, /*single=*/false);
+  decoder.Reserve(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
-    prefixes[i] = "/" + Num(i);
-    Result<boost::json::value> parsed = ParseStrictJson(lines[i].text, limits.max_depth, &arena);
+    const EventPath path{"", true, i};
+    Status parsed = doc->Parse(lines[i].text, limits.max_depth);
     if (!parsed.ok()) {
-      if (parsed.status().code() != Code::kInvalidArgument) return parsed.status();
-      ++json_errors;
-      const auto& details = parsed.status().details();
-      const std::string inner = details.empty() ? std::string() : details.front().path;
-      errors.push_back(ErrorDetail{prefixes[i] + inner,
-                                   WithBodyLine(parsed.status().message(), lines[i].number)});
+      if (parsed.code() != Code::kInvalidArgument) return parsed;
+      const auto& details = parsed.details();
+      std::string inner = path.Render();
+      if (!details.empty()) inner += details.front().path;
+      decoder.JsonError(ErrorDetail{std::move(inner), WithBodyLine(parsed.message(), lines[i].number)});
       continue;
     }
-    values[i] = std::move(*parsed);
-    events[i] = &values[i];
+    decoder.Decode(doc->root(), path);
   }
-  return DecodeAll(events, prefixes, /*single=*/false, limits, ctx, std::move(errors), json_errors);
+  return decoder.Finish();
 }
 
 }  // namespace
@@ -707,9 +798,30 @@ const char* ChangeOpName(ChangeOp op) {
 std::optional<EventDraft> DecodeEvent(const boost::json::value& event, const EventLimits& limits,
                                       const DecodeContext& ctx, const std::string& path_prefix,
                                       std::vector<ErrorDetail>* errors) {
-  EventChecker checker(limits, ctx, path_prefix, errors);
+  JsonDocument doc;
+  doc.Assign(event);
+  std::string client;
+  const EventPath path{path_prefix};
+  EventChecker checker(limits, ctx, path, errors, &client);
   bool too_large = false;
-  return checker.Run(event, &too_large);
+  return checker.Run(doc.root(), /*hash=*/true, &too_large);
+}
+
+void ComputeContentHash(EventDraft* draft) {
+  size_t size = 2;
+  for (const auto& [name, value] : draft->members) size += name.size() + value.size() + 4;
+  std::string client;
+  client.reserve(size);
+  client.push_back('{');
+  for (const auto& [name, value] : draft->members) {
+    if (name == "source") continue;
+    if (client.size() > 1) client.push_back(',');
+    AppendJsonString(name, &client);
+    client.push_back(':');
+    client.append(value);
+  }
+  client.push_back('}');
+  draft->content_hash = Sha256(client);
 }
 
 Result<DecodedBatch> DecodeEventsBody(std::string_view body, BodyFormat format,
@@ -728,7 +840,7 @@ Result<DecodedBatch> DecodeEventsBody(std::string_view body, BodyFormat format,
     return format == BodyFormat::kJson ? DecodeJsonBody(body, event_limits, request_limits, ctx)
                                        : DecodeNdjsonBody(body, event_limits, request_limits, ctx);
   } catch (const std::exception& e) {
-    // boost::json only throws on allocation failure or absurd sizes.
+    // Only allocation failures or absurd sizes throw.
     return Status::Internal(std::string("decoding the request body failed: ") + e.what());
   }
 }

@@ -59,6 +59,15 @@ struct DecodedBatch {
 // when it is so deep that the body itself fails to parse (more than max_depth + 2 levels for
 // kJson, max_depth for an NDJSON line): then it is "invalid_json", with the same path and a
 // message naming max_depth.
+//
+// The drafts are as DecodeEvent describes, except that content_hash is only computed when
+// it can matter: for an event that has an idempotency_key, and for a lone event object
+// (single == true), which may still get its key from an Idempotency-Key header. Other
+// drafts have an empty content_hash; whoever gives such a draft an idempotency key later
+// must call ComputeContentHash.
+//
+// The body is parsed once into a compact per-thread tape (domain/json_tape.h) and each event
+// is validated and written in canonical form from it, without building a boost::json tree.
 Result<DecodedBatch> DecodeEventsBody(std::string_view body, BodyFormat format,
                                       const EventLimits& event_limits,
                                       const RequestLimits& request_limits,
@@ -78,5 +87,11 @@ Result<DecodedBatch> DecodeEventsBody(std::string_view body, BodyFormat format,
 std::optional<EventDraft> DecodeEvent(const boost::json::value& event, const EventLimits& limits,
                                       const DecodeContext& ctx, const std::string& path_prefix,
                                       std::vector<ErrorDetail>* errors);
+
+// Sets draft->content_hash to the SHA-256 of the canonical object formed by all of its
+// members except "source" (the value DecodeEvent computes). Call it after giving a draft
+// from DecodeEventsBody an idempotency key (e.g. from the Idempotency-Key header) unless
+// its content_hash is already set. Cost: one SHA-256 over the event's canonical size.
+void ComputeContentHash(EventDraft* draft);
 
 }  // namespace annals

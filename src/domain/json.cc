@@ -7,10 +7,15 @@
 #include <boost/json/string.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "domain/json_tape.h"
 
 namespace annals {
 namespace {
@@ -27,10 +32,32 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 enum class NumberVerdict { kOk, kMalformed, kOutOfRange, kNotExact };
 
+// An accepted number: int64 when integral and within int64 range, else double.
+struct NumberValue {
+  bool is_int = false;
+  int64_t i = 0;
+  double d = 0;
+};
+
 // Validates `token` (trailing whitespace already removed) against the JSON number grammar
 // and the round-trip rule documented in json.h; on success stores the value in *out.
-NumberVerdict ParseNumberToken(std::string_view tok, boost::json::value* out) {
+NumberVerdict ParseNumberToken(std::string_view tok, NumberValue* out) {
   const size_t n = tok.size();
+  // Fast path: a plain integer of at most 15 digits is exact (below 2^53) and is its own
+  // shortest representation.
+  {
+    size_t k = tok.size() > 0 && tok[0] == '-' ? 1 : 0;
+    const size_t digits = n - k;
+    if (digits >= 1 && digits <= 15 && (tok[k] != '0' || digits == 1)) {
+      int64_t v = 0;
+      for (; k < n && IsDigit(tok[k]); ++k) v = v * 10 + (tok[k] - '0');
+      if (k == n) {
+        out->is_int = true;
+        out->i = tok[0] == '-' ? -v : v;
+        return NumberVerdict::kOk;
+      }
+    }
+  }
   size_t i = 0;
   if (i < n && tok[i] == '-') ++i;
   const size_t int_begin = i;
@@ -84,7 +111,8 @@ NumberVerdict ParseNumberToken(std::string_view tok, boost::json::value* out) {
     return NumberVerdict::kOutOfRange;
   }
   if (first == total) {  // zero, possibly "-0" or "0.000e5"
-    *out = static_cast<int64_t>(0);
+    out->is_int = true;
+    out->i = 0;
     return NumberVerdict::kOk;
   }
   if (parsed.ec != std::errc() || parsed.ptr != tok.data() + n) return NumberVerdict::kMalformed;
@@ -127,9 +155,11 @@ NumberVerdict ParseNumberToken(std::string_view tok, boost::json::value* out) {
 
   constexpr double kTwo63 = 9223372036854775808.0;
   if (std::trunc(d) == d && d >= -kTwo63 && d < kTwo63) {
-    *out = static_cast<int64_t>(d);
+    out->is_int = true;
+    out->i = static_cast<int64_t>(d);
   } else {
-    *out = d;
+    out->is_int = false;
+    out->d = d;
   }
   return NumberVerdict::kOk;
 }
@@ -213,12 +243,12 @@ std::string Sanitize(std::string_view s) {
   return out;
 }
 
-// ---- The tree walk ----------------------------------------------------------------------
+// ---- The walk ---------------------------------------------------------------------------
 
 // simdjson rejects unpaired surrogate escapes itself; this re-checks the unescaped text, but
 // only when the raw literal has escapes at all (plain literals were validated in stage 1).
 bool UnescapedUtf8Ok(std::string_view raw_literal, std::string_view unescaped) {
-  if (raw_literal.find('\\') == std::string_view::npos) return true;
+  if (std::memchr(raw_literal.data(), '\\', raw_literal.size()) == nullptr) return true;
   return simdjson::validate_utf8(unescaped.data(), unescaped.size());
 }
 
@@ -228,34 +258,41 @@ struct Failure {
   std::string path;             // JSON Pointer
 };
 
-// Walks an On-Demand document and builds the boost::json tree, enforcing the strict rules.
-// In locate mode it builds nothing useful; it only looks for the string or key that covers
-// `locate` and records its path in located_path.
-class TreeBuilder {
- public:
-  TreeBuilder(od::document* doc, size_t max_depth, const char* locate)
-      : doc_(doc), max_depth_(max_depth), locate_(locate) {}
+// Objects with more members than this check for duplicate keys with a hash set.
+constexpr size_t kLinearKeyCheck = 16;
 
-  // Builds the value `v`, whose containers (if it is one) sit at nesting `depth`.
-  bool Build(od::value v, boost::json::value* out, size_t depth) {
+// Walks an On-Demand document once and appends its tape to *nodes, enforcing the strict
+// rules. The first problem in document order stops the walk and is recorded in failure().
+// In locate mode it only looks for the string or key that covers `locate` and records its
+// path in located_path.
+class TapeBuilder {
+ public:
+  TapeBuilder(od::document* doc, size_t max_depth, const char* locate,
+              std::vector<JsonNode>* nodes, std::vector<std::string_view>* keys)
+      : doc_(doc), max_depth_(max_depth), locate_(locate), nodes_(nodes), keys_(keys) {}
+
+  // Builds the value `v`, whose containers (if it is one) sit at nesting `depth`, and
+  // stores its height.
+  bool Build(od::value v, size_t depth, uint32_t* height) {
     const std::string_view raw = v.raw_json_token();
     const char* where = raw.data();
     od::json_type type;
     if (auto err = v.type().get(type)) return FailSimd(err, where);
+    *height = 0;
     switch (type) {
       case od::json_type::object:
         if (depth > max_depth_) return Fail(DepthMessage(), where);
-        return BuildObject(v, out, depth);
+        return BuildObject(v, depth, height);
       case od::json_type::array:
         if (depth > max_depth_) return Fail(DepthMessage(), where);
-        return BuildArray(v, out, depth);
+        return BuildArray(v, depth, height);
       case od::json_type::string: {
         if (locate_ != nullptr && Covers(where, where + raw.size())) return Located();
         std::string_view s;
         if (auto err = v.get_string().get(s)) return FailSimd(err, where);
         if (!UnescapedUtf8Ok(raw, s))
           return Fail("a string escape does not form valid UTF-16", where);
-        out->emplace_string().assign(s.data(), s.size());
+        PushString(JsonKind::kString, s);
         return true;
       }
       case od::json_type::number: {
@@ -264,9 +301,17 @@ class TreeBuilder {
                                 tok.back() == '\r')) {
           tok.remove_suffix(1);
         }
-        switch (ParseNumberToken(tok, out)) {
-          case NumberVerdict::kOk:
+        NumberValue number;
+        switch (ParseNumberToken(tok, &number)) {
+          case NumberVerdict::kOk: {
+            JsonNode& node = Push(number.is_int ? JsonKind::kInt64 : JsonKind::kDouble);
+            if (number.is_int) {
+              node.i = number.i;
+            } else {
+              node.d = number.d;
+            }
             return true;
+          }
           case NumberVerdict::kMalformed:
             return Fail("malformed number", where);
           case NumberVerdict::kOutOfRange:
@@ -279,14 +324,14 @@ class TreeBuilder {
       case od::json_type::boolean: {
         bool b = false;
         if (v.get_bool().get(b)) return Fail("invalid literal (expected true or false)", where);
-        *out = b;
+        Push(JsonKind::kBool).i = b ? 1 : 0;
         return true;
       }
       case od::json_type::null: {
         bool is_null = false;
         if (v.is_null().get(is_null) || !is_null)
           return Fail("invalid literal (expected null)", where);
-        *out = nullptr;
+        Push(JsonKind::kNull);
         return true;
       }
     }
@@ -295,7 +340,7 @@ class TreeBuilder {
 
   // Walks the wrapper array "[...]" put around a scalar document: exactly one element, which
   // is the real root (path "", depth 1).
-  bool BuildWrapped(od::value v, boost::json::value* out) {
+  bool BuildWrapped(od::value v) {
     od::array arr;
     if (auto err = v.get_array().get(arr)) return FailSimd(err, v.raw_json_token().data());
     size_t count = 0;
@@ -304,7 +349,8 @@ class TreeBuilder {
       if (auto err = std::move(element).get(ev)) return FailSimd(err, Location());
       if (count++ > 0)
         return Fail("unexpected content after the JSON value", ev.raw_json_token().data());
-      if (!Build(ev, out, 1)) return false;
+      uint32_t height = 0;
+      if (!Build(ev, 1, &height)) return false;
     }
     return true;
   }
@@ -323,10 +369,58 @@ class TreeBuilder {
   const std::string& located_path() const { return located_path_; }
 
  private:
-  bool BuildObject(od::value v, boost::json::value* out, size_t depth) {
+  JsonNode& Push(JsonKind kind) {
+    JsonNode& node = nodes_->emplace_back();
+    node.u = 0;
+    node.len = 0;
+    node.span = 1;
+    node.kind = kind;
+    node.height = 0;
+    return node;
+  }
+
+  void PushString(JsonKind kind, std::string_view s) {
+    JsonNode& node = Push(kind);
+    node.str = s.data();
+    node.len = static_cast<uint32_t>(s.size());
+  }
+
+  void Close(size_t self, uint32_t count, uint32_t child_height, uint32_t* height) {
+    JsonNode& node = (*nodes_)[self];
+    node.len = count;
+    node.span = static_cast<uint32_t>(nodes_->size() - self);
+    node.height = child_height + 1;
+    *height = node.height;
+  }
+
+  // Whether `key` is already a member of the object whose names start at keys_[base].
+  bool IsDuplicate(std::string_view key, size_t base,
+                   std::unique_ptr<std::unordered_set<std::string_view>>* big) {
+    if (*big != nullptr) return !(*big)->insert(key).second;
+    const size_t count = keys_->size() - base;
+    for (size_t k = base; k < keys_->size(); ++k) {
+      if ((*keys_)[k] == key) return true;
+    }
+    if (count + 1 < kLinearKeyCheck) {
+      keys_->push_back(key);
+      return false;
+    }
+    *big = std::make_unique<std::unordered_set<std::string_view>>(keys_->begin() + base,
+                                                                   keys_->end());
+    (*big)->insert(key);
+    keys_->resize(base);
+    return false;
+  }
+
+  bool BuildObject(od::value v, size_t depth, uint32_t* height) {
     od::object obj;
     if (auto err = v.get_object().get(obj)) return FailSimd(err, v.raw_json_token().data());
-    boost::json::object& o = out->emplace_object();
+    const size_t self = nodes_->size();
+    Push(JsonKind::kObject);
+    const size_t key_base = keys_->size();
+    std::unique_ptr<std::unordered_set<std::string_view>> big;
+    uint32_t count = 0;
+    uint32_t child_height = 0;
     for (auto field_result : obj) {
       od::field field;
       if (auto err = std::move(field_result).get(field)) return FailSimd(err, Location());
@@ -340,7 +434,7 @@ class TreeBuilder {
         }
       }
       // The key view lives in the parser's string buffer, which only grows during a parse,
-      // so it stays valid for the rest of the walk (the path segments rely on that).
+      // so it stays valid for the rest of the walk and for the tape's life.
       std::string_view key;
       if (auto err = field.unescaped_key().get(key)) return FailSimd(err, key_where);
       if (!UnescapedUtf8Ok(
@@ -350,30 +444,37 @@ class TreeBuilder {
         return Fail("a string escape does not form valid UTF-16", key_where);
       }
       segments_.push_back(Segment{key, 0});
-      if (o.contains(key)) return Fail("duplicate key", key_where);
-      boost::json::value child(o.storage());
-      if (!Build(field.value(), &child, depth + 1)) return false;
-      o.emplace(key, std::move(child));
+      if (IsDuplicate(key, key_base, &big)) return Fail("duplicate key", key_where);
+      PushString(JsonKind::kKey, key);
+      uint32_t h = 0;
+      if (!Build(field.value(), depth + 1, &h)) return false;
+      if (h > child_height) child_height = h;
       segments_.pop_back();
+      ++count;
     }
+    keys_->resize(key_base);
+    Close(self, count, child_height, height);
     return true;
   }
 
-  bool BuildArray(od::value v, boost::json::value* out, size_t depth) {
+  bool BuildArray(od::value v, size_t depth, uint32_t* height) {
     od::array arr;
     if (auto err = v.get_array().get(arr)) return FailSimd(err, v.raw_json_token().data());
-    boost::json::array& a = out->emplace_array();
-    size_t index = 0;
+    const size_t self = nodes_->size();
+    Push(JsonKind::kArray);
+    uint32_t index = 0;
+    uint32_t child_height = 0;
     for (auto element : arr) {
       od::value ev;
       segments_.push_back(Segment{std::string_view(), index});
       if (auto err = std::move(element).get(ev)) return FailSimd(err, Location());
-      boost::json::value child(a.storage());
-      if (!Build(ev, &child, depth + 1)) return false;
-      a.push_back(std::move(child));
+      uint32_t h = 0;
+      if (!Build(ev, depth + 1, &h)) return false;
+      if (h > child_height) child_height = h;
       segments_.pop_back();
       ++index;
     }
+    Close(self, index, child_height, height);
     return true;
   }
 
@@ -425,6 +526,10 @@ class TreeBuilder {
   od::document* doc_;
   size_t max_depth_;
   const char* locate_;
+  std::vector<JsonNode>* nodes_;
+  // Member names of the objects being built (each object's from its own base), for the
+  // duplicate check of objects up to kLinearKeyCheck members.
+  std::vector<std::string_view>* keys_;
   // The JSON Pointer of the value being built, kept as segments and only rendered on
   // failure. Keys are views into the parser's string buffer.
   struct Segment {
@@ -448,45 +553,6 @@ class TreeBuilder {
   bool located_ = false;
   std::string located_path_;
 };
-
-// Holds the padded input: a per-thread buffer for small documents, its own otherwise.
-class PaddedInput {
- public:
-  PaddedInput(std::string_view text, bool wrap, bool force_own) {
-    const size_t len = text.size() + (wrap ? 2 : 0);
-    const size_t needed = len + simdjson::SIMDJSON_PADDING;
-    static thread_local std::string reusable;
-    buf_ = !force_own && needed <= kReusableBytes + simdjson::SIMDJSON_PADDING ? &reusable : &own_;
-    buf_->clear();
-    buf_->reserve(needed);
-    if (wrap) buf_->push_back('[');
-    buf_->append(text);
-    if (wrap) buf_->push_back(']');
-    len_ = buf_->size();
-    buf_->append(simdjson::SIMDJSON_PADDING, ' ');
-  }
-  simdjson::padded_string_view view() const {
-    return simdjson::padded_string_view(buf_->data(), len_, buf_->size());
-  }
-  const char* data() const { return buf_->data(); }
-  size_t size() const { return len_; }
-
- private:
-  std::string own_;
-  std::string* buf_;
-  size_t len_ = 0;
-};
-
-od::parser& ParserFor(size_t len, bool force_own, std::unique_ptr<od::parser>* own) {
-  // Our own depth check (plus the scalar wrapper) must trigger before simdjson's.
-  static_assert(simdjson::DEFAULT_MAX_DEPTH >= kMaxSupportedJsonDepth + 2);
-  if (force_own || len > kReusableBytes) {
-    *own = std::make_unique<od::parser>();
-    return **own;
-  }
-  static thread_local od::parser reusable;
-  return reusable;
-}
 
 // "line 3, column 14" for a byte offset into `text` (columns count bytes, from 1).
 std::string LineColumn(std::string_view text, size_t offset) {
@@ -528,25 +594,277 @@ std::string IterateErrorMessage(simdjson::error_code err) {
   }
 }
 
-// One parse attempt over `input`. In locate mode (`locate` != nullptr) the result only
-// matters through builder->located().
-simdjson::error_code Walk(const PaddedInput& input, bool wrapped, size_t max_depth,
-                          const char* locate, boost::json::value* out, TreeBuilder** builder_out,
-                          std::unique_ptr<TreeBuilder>* holder, od::document* doc,
-                          std::unique_ptr<od::parser>* own_parser) {
-  od::parser& parser = ParserFor(input.size(), locate != nullptr, own_parser);
-  if (auto err = parser.iterate(input.view()).get(*doc)) return err;
-  *holder = std::make_unique<TreeBuilder>(doc, max_depth, locate);
-  TreeBuilder& builder = **holder;
-  *builder_out = &builder;
-  od::value root;
-  if (auto err = doc->get_value().get(root)) return err;
-  bool ok = wrapped ? builder.BuildWrapped(root, out) : builder.Build(root, out, 1);
-  if (ok) ok = builder.CheckAtEnd();
-  return ok ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
+// Copies a tape value into a boost::json value allocated from out's storage.
+void ToBoost(const JsonNode& node, boost::json::value* out) {
+  switch (node.kind) {
+    case JsonKind::kNull:
+    case JsonKind::kKey:
+      *out = nullptr;
+      return;
+    case JsonKind::kBool:
+      *out = node.i != 0;
+      return;
+    case JsonKind::kInt64:
+      *out = node.i;
+      return;
+    case JsonKind::kUint64:
+      *out = node.u;
+      return;
+    case JsonKind::kDouble:
+      *out = node.d;
+      return;
+    case JsonKind::kString:
+      out->emplace_string().assign(node.str, node.len);
+      return;
+    case JsonKind::kArray: {
+      boost::json::array& a = out->emplace_array();
+      a.reserve(node.len);
+      const JsonNode* e = node.first();
+      for (uint32_t i = 0; i < node.len; ++i, e = e->next()) ToBoost(*e, &a.emplace_back(nullptr));
+      return;
+    }
+    case JsonKind::kObject: {
+      boost::json::object& o = out->emplace_object();
+      o.reserve(node.len);
+      const JsonNode* k = node.first();
+      for (uint32_t i = 0; i < node.len; ++i, k = NextKey(k)) {
+        auto inserted = o.emplace(k->string(), nullptr);
+        ToBoost(*(k + 1), &inserted.first->value());
+      }
+      return;
+    }
+  }
 }
 
+// Appends the tape of a boost::json value; returns its height.
+uint32_t FromBoost(const boost::json::value& value, std::vector<JsonNode>* nodes) {
+  const size_t self = nodes->size();
+  {
+    JsonNode& node = nodes->emplace_back();
+    node.u = 0;
+    node.len = 0;
+    node.span = 1;
+    node.height = 0;
+    switch (value.kind()) {
+      case boost::json::kind::null:
+        node.kind = JsonKind::kNull;
+        return 0;
+      case boost::json::kind::bool_:
+        node.kind = JsonKind::kBool;
+        node.i = value.get_bool() ? 1 : 0;
+        return 0;
+      case boost::json::kind::int64:
+        node.kind = JsonKind::kInt64;
+        node.i = value.get_int64();
+        return 0;
+      case boost::json::kind::uint64:
+        node.kind = JsonKind::kUint64;
+        node.u = value.get_uint64();
+        return 0;
+      case boost::json::kind::double_:
+        node.kind = JsonKind::kDouble;
+        node.d = value.get_double();
+        return 0;
+      case boost::json::kind::string:
+        node.kind = JsonKind::kString;
+        node.str = value.get_string().data();
+        node.len = static_cast<uint32_t>(value.get_string().size());
+        return 0;
+      case boost::json::kind::array:
+        node.kind = JsonKind::kArray;
+        break;
+      case boost::json::kind::object:
+        node.kind = JsonKind::kObject;
+        break;
+    }
+  }
+  uint32_t child_height = 0;
+  uint32_t count = 0;
+  if (value.is_array()) {
+    for (const auto& element : value.get_array()) {
+      child_height = std::max(child_height, FromBoost(element, nodes));
+      ++count;
+    }
+  } else {
+    for (const auto& kv : value.get_object()) {
+      JsonNode& key = nodes->emplace_back();
+      key.kind = JsonKind::kKey;
+      key.str = kv.key().data();
+      key.len = static_cast<uint32_t>(kv.key().size());
+      key.span = 1;
+      key.height = 0;
+      child_height = std::max(child_height, FromBoost(kv.value(), nodes));
+      ++count;
+    }
+  }
+  JsonNode& node = (*nodes)[self];
+  node.len = count;
+  node.span = static_cast<uint32_t>(nodes->size() - self);
+  node.height = child_height + 1;
+  return node.height;
+}
+
+thread_local JsonDocument* t_reusable_document = nullptr;
+thread_local bool t_reusable_document_lent = false;
+
 }  // namespace
+
+// ---- JsonDocument -------------------------------------------------------------------------
+
+struct JsonDocument::Impl {
+  std::string input;  // the padded (and possibly "[...]"-wrapped) text
+  size_t input_len = 0;
+  od::parser parser;
+  od::document doc;
+  std::vector<std::string_view> keys;
+
+  void Fill(std::string_view text, bool wrap) {
+    const size_t len = text.size() + (wrap ? 2 : 0);
+    input.clear();
+    input.reserve(len + simdjson::SIMDJSON_PADDING);
+    if (wrap) input.push_back('[');
+    input.append(text);
+    if (wrap) input.push_back(']');
+    input_len = input.size();
+    input.append(simdjson::SIMDJSON_PADDING, ' ');
+  }
+  simdjson::padded_string_view view() const {
+    return simdjson::padded_string_view(input.data(), input_len, input.size());
+  }
+};
+
+JsonDocument::JsonDocument() : impl_(std::make_unique<Impl>()) {
+  // Our own depth check (plus the scalar wrapper) must trigger before simdjson's.
+  static_assert(simdjson::DEFAULT_MAX_DEPTH >= kMaxSupportedJsonDepth + 2);
+}
+
+JsonDocument::~JsonDocument() = default;
+
+void JsonDocument::Trim() {
+  constexpr size_t kKeepNodes = size_t{1} << 17;
+  if (nodes_.capacity() > kKeepNodes) std::vector<JsonNode>().swap(nodes_);
+  if (impl_->input.capacity() > kReusableBytes + simdjson::SIMDJSON_PADDING) {
+    std::string().swap(impl_->input);
+  }
+}
+
+void JsonDocument::Assign(const boost::json::value& value) {
+  nodes_.clear();
+  FromBoost(value, &nodes_);
+}
+
+Status JsonDocument::Parse(std::string_view text, size_t max_depth) {
+  nodes_.clear();
+  if (max_depth > kMaxSupportedJsonDepth) max_depth = kMaxSupportedJsonDepth;
+  size_t first = 0;
+  while (first < text.size() && (text[first] == ' ' || text[first] == '\t' || text[first] == '\n' ||
+                                 text[first] == '\r')) {
+    ++first;
+  }
+  if (first == text.size()) return InvalidJson(text, "the document is empty", std::nullopt, "");
+  // simdjson cannot hand out scalar documents as values; wrap them in "[...]" and unwrap.
+  const bool wrapped = text[first] != '{' && text[first] != '[';
+  const size_t shift = wrapped ? 1 : 0;
+  Impl& im = *impl_;
+  // Maps a position in a parsed buffer back to an offset into `text`.
+  const auto offset_of = [&](const Impl& in, const char* where) -> std::optional<size_t> {
+    if (where == nullptr || where < in.input.data() || where > in.input.data() + in.input_len)
+      return std::nullopt;
+    const size_t pos = static_cast<size_t>(where - in.input.data());
+    if (pos < shift) return size_t{0};
+    return std::min(pos - shift, text.size());
+  };
+
+  try {
+    im.Fill(text, wrapped);
+    nodes_.reserve(text.size() / 8 + 16);
+    simdjson::error_code err = im.parser.iterate(im.view()).get(im.doc);
+    if (err == simdjson::SUCCESS) {
+      im.keys.clear();
+      TapeBuilder builder(&im.doc, max_depth, nullptr, &nodes_, &im.keys);
+      od::value root;
+      if (im.doc.get_value().get(root)) {
+        nodes_.clear();
+        return InvalidJson(text, "malformed JSON", std::nullopt, "");
+      }
+      uint32_t height = 0;
+      bool ok = wrapped ? builder.BuildWrapped(root) : builder.Build(root, 1, &height);
+      if (ok) ok = builder.CheckAtEnd();
+      if (ok) return Status::Ok();
+      nodes_.clear();
+      Failure& f = builder.failure();
+      return InvalidJson(text, f.what, offset_of(im, f.where), std::move(f.path));
+    }
+    nodes_.clear();
+    // Stage 1 rejected the input: find the place ourselves, then find its path by walking a
+    // sanitized copy with the same layout.
+    std::optional<size_t> offset;
+    if (err == simdjson::UTF8_ERROR) {
+      const size_t at = FindInvalidUtf8(text);
+      if (at != std::string_view::npos) offset = at;
+    } else if (err == simdjson::UNESCAPED_CHARS || err == simdjson::UNCLOSED_STRING) {
+      const size_t at = FindStringProblem(text);
+      if (at != std::string_view::npos) offset = at;
+    }
+    std::string path;
+    if (offset.has_value() && err != simdjson::UNCLOSED_STRING) {
+      const std::string clean = Sanitize(text);
+      // Its own buffers and parser: a sanitized copy can be as large as the input.
+      Impl clean_im;
+      clean_im.Fill(clean, wrapped);
+      std::vector<JsonNode> scratch;
+      if (!clean_im.parser.iterate(clean_im.view()).get(clean_im.doc)) {
+        TapeBuilder locator(&clean_im.doc, max_depth, clean_im.input.data() + *offset + shift,
+                            &scratch, &clean_im.keys);
+        od::value root;
+        if (!clean_im.doc.get_value().get(root)) {
+          uint32_t height = 0;
+          bool ok = wrapped ? locator.BuildWrapped(root) : locator.Build(root, 1, &height);
+          if (ok) locator.CheckAtEnd();
+          if (locator.located()) path = locator.located_path();
+        }
+      }
+    }
+    return InvalidJson(text, IterateErrorMessage(err), offset, std::move(path));
+  } catch (const std::length_error&) {
+    nodes_.clear();
+    return InvalidJson(text, "a string or container is too large", std::nullopt, "");
+  } catch (const std::exception& e) {
+    nodes_.clear();
+    return Status::Internal(std::string("JSON parsing failed: ") + e.what());
+  }
+}
+
+JsonDocumentLease::JsonDocumentLease(size_t input_size) {
+  if (input_size <= kReusableBytes && !t_reusable_document_lent) {
+    if (t_reusable_document == nullptr) {
+      static thread_local JsonDocument reusable;
+      t_reusable_document = &reusable;
+    }
+    t_reusable_document_lent = true;
+    shared_ = true;
+    doc_ = t_reusable_document;
+  } else {
+    own_ = std::make_unique<JsonDocument>();
+    doc_ = own_.get();
+  }
+}
+
+JsonDocumentLease::~JsonDocumentLease() {
+  if (shared_) {
+    doc_->Trim();
+    t_reusable_document_lent = false;
+  }
+}
+
+const JsonNode* FindMember(const JsonNode& obj, std::string_view name) {
+  const JsonNode* k = obj.first();
+  for (uint32_t i = 0; i < obj.len; ++i, k = NextKey(k)) {
+    if (k->len == name.size() && std::memcmp(k->str, name.data(), name.size()) == 0) return k + 1;
+  }
+  return nullptr;
+}
+
 
 void AppendJsonPointerToken(std::string_view token, std::string* pointer) {
   pointer->push_back('/');
@@ -578,67 +896,13 @@ Result<boost::json::value> ParseStrictJson(std::string_view text, size_t max_dep
 
 Result<boost::json::value> ParseStrictJson(std::string_view text, size_t max_depth,
                                            boost::json::storage_ptr storage) {
-  if (max_depth > kMaxSupportedJsonDepth) max_depth = kMaxSupportedJsonDepth;
-  size_t first = 0;
-  while (first < text.size() && (text[first] == ' ' || text[first] == '\t' || text[first] == '\n' ||
-                                 text[first] == '\r')) {
-    ++first;
-  }
-  if (first == text.size()) return InvalidJson(text, "the document is empty", std::nullopt, "");
-  // simdjson cannot hand out scalar documents as values; wrap them in "[...]" and unwrap.
-  const bool wrapped = text[first] != '{' && text[first] != '[';
-  const size_t shift = wrapped ? 1 : 0;
-  // Maps a position in a parsed buffer back to an offset into `text`.
-  const auto offset_of = [&](const PaddedInput& in, const char* where) -> std::optional<size_t> {
-    if (where == nullptr || where < in.data() || where > in.data() + in.size()) return std::nullopt;
-    const size_t pos = static_cast<size_t>(where - in.data());
-    if (pos < shift) return size_t{0};
-    return std::min(pos - shift, text.size());
-  };
-
+  JsonDocumentLease doc(text.size());
+  Status status = doc->Parse(text, max_depth);
+  if (!status.ok()) return status;
   try {
     boost::json::value result(std::move(storage));
-    PaddedInput input(text, wrapped, /*force_own=*/false);
-    std::unique_ptr<od::parser> own_parser;
-    od::document doc;
-    std::unique_ptr<TreeBuilder> holder;
-    TreeBuilder* builder = nullptr;
-    const simdjson::error_code err =
-        Walk(input, wrapped, max_depth, nullptr, &result, &builder, &holder, &doc, &own_parser);
-    if (err == simdjson::SUCCESS) return result;
-    if (builder != nullptr && err == simdjson::TAPE_ERROR) {
-      Failure& f = builder->failure();
-      return InvalidJson(text, f.what, offset_of(input, f.where), std::move(f.path));
-    }
-    if (builder != nullptr) {  // get_value() on the root failed
-      return InvalidJson(text, "malformed JSON", std::nullopt, "");
-    }
-    // Stage 1 rejected the input: find the place ourselves, then find its path by walking a
-    // sanitized copy with the same layout.
-    std::optional<size_t> offset;
-    if (err == simdjson::UTF8_ERROR) {
-      const size_t at = FindInvalidUtf8(text);
-      if (at != std::string_view::npos) offset = at;
-    } else if (err == simdjson::UNESCAPED_CHARS || err == simdjson::UNCLOSED_STRING) {
-      const size_t at = FindStringProblem(text);
-      if (at != std::string_view::npos) offset = at;
-    }
-    std::string path;
-    if (offset.has_value() && err != simdjson::UNCLOSED_STRING) {
-      const std::string clean = Sanitize(text);
-      // Uses its own buffer and parser: the per-thread ones still back `input` and `doc`.
-      PaddedInput clean_input(clean, wrapped, /*force_own=*/true);
-      std::unique_ptr<od::parser> clean_parser;
-      od::document clean_doc;
-      std::unique_ptr<TreeBuilder> clean_holder;
-      TreeBuilder* clean_builder = nullptr;
-      boost::json::value scratch;
-      Walk(clean_input, wrapped, max_depth, clean_input.data() + *offset + shift, &scratch,
-           &clean_builder, &clean_holder, &clean_doc, &clean_parser);
-      if (clean_builder != nullptr && clean_builder->located())
-        path = clean_builder->located_path();
-    }
-    return InvalidJson(text, IterateErrorMessage(err), offset, std::move(path));
+    ToBoost(doc->root(), &result);
+    return result;
   } catch (const std::length_error&) {
     return InvalidJson(text, "a string or container is too large", std::nullopt, "");
   } catch (const std::exception& e) {
