@@ -11,6 +11,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "domain/json_tape.h"
 
 namespace annals {
@@ -43,12 +47,6 @@ uint32_t Utf16Weight(std::string_view s, size_t i) {
   }
   if (cp >= 0xE000 && cp <= 0xFFFF) return cp + 0x200000;
   return cp;
-}
-
-void AppendUnsigned(uint64_t v, std::string* out) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
 }
 
 // Sorts `members[0..n)` in JCS order of key(member): insertion sort for the usual small
@@ -126,6 +124,239 @@ constexpr std::array<bool, 256> MakeEscapeTable() {
 }
 constexpr std::array<bool, 256> kNeedsEscape = MakeEscapeTable();
 
+// Writes `v` in decimal at p; returns the end.
+char* WriteUnsigned(uint64_t v, char* p) {
+  return std::to_chars(p, p + 24, v).ptr;
+}
+
+// AppendJsonNumber's output never exceeds this ("-0.000001234567890123456" and the like).
+constexpr size_t kMaxNumberBytes = 32;
+
+// Writes AppendJsonNumber's text at p (room for kMaxNumberBytes); returns the end.
+char* WriteJsonNumber(double number, char* out) {
+  if (!std::isfinite(number)) return out;
+  if (number == 0) {  // also -0
+    *out++ = '0';
+    return out;
+  }
+  // Integers below 2^53 print as themselves; this is the common case.
+  constexpr double kTwo53 = 9007199254740992.0;
+  if (std::fabs(number) < kTwo53 && std::trunc(number) == number) {
+    if (number < 0) *out++ = '-';
+    return WriteUnsigned(static_cast<uint64_t>(std::fabs(number)), out);
+  }
+  if (number < 0) {
+    *out++ = '-';
+    number = -number;
+  }
+  // Shortest round-trip digits in scientific form: "d.ddde+XX" or "de-XX".
+  char buf[40];
+  const auto r = std::to_chars(buf, buf + sizeof buf, number, std::chars_format::scientific);
+  char digits[20];
+  int k = 0;  // number of significant digits
+  const char* p = buf;
+  for (; p < r.ptr && *p != 'e'; ++p) {
+    if (*p != '.') digits[k++] = *p;
+  }
+  int exp10 = 0;
+  ++p;  // 'e'
+  const bool exp_negative = *p == '-';
+  ++p;  // sign
+  for (; p < r.ptr; ++p) exp10 = exp10 * 10 + (*p - '0');
+  if (exp_negative) exp10 = -exp10;
+  // ECMAScript's n: the value is 0.d1d2...dk * 10^n.
+  const int n = exp10 + 1;
+  if (k <= n && n <= 21) {
+    std::memcpy(out, digits, static_cast<size_t>(k));
+    out += k;
+    std::memset(out, '0', static_cast<size_t>(n - k));
+    out += n - k;
+  } else if (0 < n && n <= 21) {
+    std::memcpy(out, digits, static_cast<size_t>(n));
+    out += n;
+    *out++ = '.';
+    std::memcpy(out, digits + n, static_cast<size_t>(k - n));
+    out += k - n;
+  } else if (-6 < n && n <= 0) {
+    *out++ = '0';
+    *out++ = '.';
+    std::memset(out, '0', static_cast<size_t>(-n));
+    out += -n;
+    std::memcpy(out, digits, static_cast<size_t>(k));
+    out += k;
+  } else {
+    *out++ = digits[0];
+    if (k > 1) {
+      *out++ = '.';
+      std::memcpy(out, digits + 1, static_cast<size_t>(k - 1));
+      out += k - 1;
+    }
+    *out++ = 'e';
+    *out++ = n - 1 < 0 ? '-' : '+';
+    out = WriteUnsigned(static_cast<uint64_t>(n - 1 < 0 ? 1 - n : n - 1), out);
+  }
+  return out;
+}
+
+// Length of the prefix of s[0..n) that needs no escaping.
+size_t PlainPrefix(const char* s, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control_max = _mm_set1_epi8(0x1F);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  while (i < n && !kNeedsEscape[static_cast<uint8_t>(s[i])]) ++i;
+  return i;
+}
+
+// Writes `s` as a JSON string literal (see AppendJsonString) at p, which has room for
+// 6 * s.size() + 2 bytes; returns the end.
+char* WriteEscapedString(std::string_view s, char* p) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *p++ = '"';
+  const char* data = s.data();
+  size_t size = s.size();
+  for (;;) {
+    const size_t run = PlainPrefix(data, size);
+    std::memcpy(p, data, run);
+    p += run;
+    if (run == size) break;
+    const auto c = static_cast<uint8_t>(data[run]);
+    data += run + 1;
+    size -= run + 1;
+    *p++ = '\\';
+    switch (c) {
+      case '"':
+        *p++ = '"';
+        break;
+      case '\\':
+        *p++ = '\\';
+        break;
+      case '\b':
+        *p++ = 'b';
+        break;
+      case '\f':
+        *p++ = 'f';
+        break;
+      case '\n':
+        *p++ = 'n';
+        break;
+      case '\r':
+        *p++ = 'r';
+        break;
+      case '\t':
+        *p++ = 't';
+        break;
+      default:
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 0x0F];
+    }
+  }
+  *p++ = '"';
+  return p;
+}
+
+// Writes a member name and the colon.
+char* WriteKey(const JsonNode& key, char* p) {
+  if (key.flags & JsonNode::kPlain) {
+    *p++ = '"';
+    std::memcpy(p, key.str, key.len);
+    p += key.len;
+    *p++ = '"';
+  } else {
+    p = WriteEscapedString(key.string(), p);
+  }
+  *p++ = ':';
+  return p;
+}
+
+// Member names of the objects being written, for sorting (each object uses the entries
+// from its own base; nested objects use the space above).
+using MemberOrder = std::vector<const JsonNode*>;
+
+char* WriteNode(const JsonNode& node, char* p, MemberOrder* order) {
+  switch (node.kind) {
+    case JsonKind::kNull:
+    case JsonKind::kKey:
+      std::memcpy(p, "null", 4);
+      return p + 4;
+    case JsonKind::kBool:
+      if (node.i != 0) {
+        std::memcpy(p, "true", 4);
+        return p + 4;
+      }
+      std::memcpy(p, "false", 5);
+      return p + 5;
+    case JsonKind::kInt64: {
+      // Integers below 2^53 print as themselves.
+      constexpr int64_t kTwo53 = int64_t{1} << 53;
+      if (node.i > -kTwo53 && node.i < kTwo53) {
+        if (node.i < 0) *p++ = '-';
+        return WriteUnsigned(static_cast<uint64_t>(node.i < 0 ? -node.i : node.i), p);
+      }
+      return WriteJsonNumber(static_cast<double>(node.i), p);
+    }
+    case JsonKind::kUint64:
+      return WriteJsonNumber(static_cast<double>(node.u), p);
+    case JsonKind::kDouble:
+      return WriteJsonNumber(node.d, p);
+    case JsonKind::kString:
+      if (node.flags & JsonNode::kPlain) {
+        *p++ = '"';
+        std::memcpy(p, node.str, node.len);
+        p += node.len;
+        *p++ = '"';
+        return p;
+      }
+      return WriteEscapedString(node.string(), p);
+    case JsonKind::kArray: {
+      *p++ = '[';
+      const JsonNode* e = node.first();
+      for (uint32_t i = 0; i < node.len; ++i, e = e->next()) {
+        if (i > 0) *p++ = ',';
+        p = WriteNode(*e, p, order);
+      }
+      *p++ = ']';
+      return p;
+    }
+    case JsonKind::kObject: {
+      *p++ = '{';
+      if (node.len == 1) {
+        p = WriteKey(*node.first(), p);
+        p = WriteNode(*(node.first() + 1), p, order);
+      } else if (node.len > 1) {
+        const size_t base = order->size();
+        const JsonNode* k = node.first();
+        for (uint32_t i = 0; i < node.len; ++i, k = NextKey(k)) order->push_back(k);
+        SortMembers(order->data() + base, node.len,
+                    [](const JsonNode* key) { return key->string(); });
+        for (uint32_t i = 0; i < node.len; ++i) {
+          if (i > 0) *p++ = ',';
+          const JsonNode* key = (*order)[base + i];  // re-read: nested objects may grow it
+          p = WriteKey(*key, p);
+          p = WriteNode(*(key + 1), p, order);
+        }
+        order->resize(base);
+      }
+      *p++ = '}';
+      return p;
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 bool JcsKeyLess(std::string_view a, std::string_view b) {
@@ -153,8 +384,7 @@ void AppendJsonString(std::string_view utf8, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* const data = utf8.data();
   const size_t size = utf8.size();
-  size_t i = 0;
-  while (i < size && !kNeedsEscape[static_cast<uint8_t>(data[i])]) ++i;
+  size_t i = PlainPrefix(data, size);
   if (i == size) {  // the common case: nothing to escape
     const size_t at = out->size();
     out->resize(at + size + 2);
@@ -205,60 +435,8 @@ void AppendJsonString(std::string_view utf8, std::string* out) {
 }
 
 void AppendJsonNumber(double number, std::string* out) {
-  if (!std::isfinite(number)) return;
-  if (number == 0) {  // also -0
-    out->push_back('0');
-    return;
-  }
-  // Integers below 2^53 print as themselves; this is the common case.
-  constexpr double kTwo53 = 9007199254740992.0;
-  if (std::fabs(number) < kTwo53 && std::trunc(number) == number) {
-    if (number < 0) out->push_back('-');
-    AppendUnsigned(static_cast<uint64_t>(std::fabs(number)), out);
-    return;
-  }
-  if (number < 0) {
-    out->push_back('-');
-    number = -number;
-  }
-  // Shortest round-trip digits in scientific form: "d.ddde+XX" or "de-XX".
-  char buf[40];
-  const auto r = std::to_chars(buf, buf + sizeof buf, number, std::chars_format::scientific);
-  char digits[20];
-  int k = 0;  // number of significant digits
-  const char* p = buf;
-  for (; p < r.ptr && *p != 'e'; ++p) {
-    if (*p != '.') digits[k++] = *p;
-  }
-  int exp10 = 0;
-  ++p;  // 'e'
-  const bool exp_negative = *p == '-';
-  ++p;  // sign
-  for (; p < r.ptr; ++p) exp10 = exp10 * 10 + (*p - '0');
-  if (exp_negative) exp10 = -exp10;
-  // ECMAScript's n: the value is 0.d1d2...dk * 10^n.
-  const int n = exp10 + 1;
-  if (k <= n && n <= 21) {
-    out->append(digits, static_cast<size_t>(k));
-    out->append(static_cast<size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out->append(digits, static_cast<size_t>(n));
-    out->push_back('.');
-    out->append(digits + n, static_cast<size_t>(k - n));
-  } else if (-6 < n && n <= 0) {
-    out->append("0.");
-    out->append(static_cast<size_t>(-n), '0');
-    out->append(digits, static_cast<size_t>(k));
-  } else {
-    out->push_back(digits[0]);
-    if (k > 1) {
-      out->push_back('.');
-      out->append(digits + 1, static_cast<size_t>(k - 1));
-    }
-    out->push_back('e');
-    out->push_back(n - 1 < 0 ? '-' : '+');
-    AppendUnsigned(static_cast<uint64_t>(n - 1 < 0 ? 1 - n : n - 1), out);
-  }
+  char buf[kMaxNumberBytes];
+  out->append(buf, WriteJsonNumber(number, buf));
 }
 
 void AppendCanonical(const boost::json::value& value, std::string* out) {
@@ -306,68 +484,32 @@ std::string Canonical(const boost::json::value& value) {
   return out;
 }
 
-void AppendCanonical(const JsonNode& node, std::string* out) {
-  switch (node.kind) {
-    case JsonKind::kNull:
-    case JsonKind::kKey:
-      out->append("null");
-      return;
-    case JsonKind::kBool:
-      out->append(node.i != 0 ? "true" : "false");
-      return;
-    case JsonKind::kInt64: {
-      // Integers below 2^53 print as themselves.
-      constexpr int64_t kTwo53 = int64_t{1} << 53;
-      if (node.i > -kTwo53 && node.i < kTwo53) {
-        if (node.i < 0) out->push_back('-');
-        AppendUnsigned(static_cast<uint64_t>(node.i < 0 ? -node.i : node.i), out);
-        return;
-      }
-      AppendJsonNumber(static_cast<double>(node.i), out);
-      return;
-    }
-    case JsonKind::kUint64:
-      AppendJsonNumber(static_cast<double>(node.u), out);
-      return;
-    case JsonKind::kDouble:
-      AppendJsonNumber(node.d, out);
-      return;
-    case JsonKind::kString:
-      AppendJsonString(node.string(), out);
-      return;
-    case JsonKind::kArray: {
-      out->push_back('[');
-      const JsonNode* e = node.first();
-      for (uint32_t i = 0; i < node.len; ++i, e = e->next()) {
-        if (i > 0) out->push_back(',');
-        AppendCanonical(*e, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    case JsonKind::kObject: {
-      out->push_back('{');
-      if (node.len == 1) {
-        AppendJsonString(node.first()->string(), out);
-        out->push_back(':');
-        AppendCanonical(*(node.first() + 1), out);
-      } else if (node.len > 1) {
-        SmallBuffer<const JsonNode*> buffer(node.len);
-        const JsonNode** keys = buffer.data();
-        const JsonNode* k = node.first();
-        for (uint32_t i = 0; i < node.len; ++i, k = NextKey(k)) keys[i] = k;
-        SortMembers(keys, node.len, [](const JsonNode* key) { return key->string(); });
-        for (uint32_t i = 0; i < node.len; ++i) {
-          if (i > 0) out->push_back(',');
-          AppendJsonString(keys[i]->string(), out);
-          out->push_back(':');
-          AppendCanonical(*(keys[i] + 1), out);
-        }
-      }
-      out->push_back('}');
-      return;
+char* WriteJsonString(std::string_view s, char* out) { return WriteEscapedString(s, out); }
+
+size_t CanonicalSizeBound(const JsonNode& node) {
+  size_t bound = 0;
+  const JsonNode* const end = node.next();
+  for (const JsonNode* n = &node; n != end; ++n) {
+    if (n->kind == JsonKind::kString || n->kind == JsonKind::kKey) {
+      bound += size_t{6} * n->len + 4;  // quotes, and ':' or ','
+    } else {
+      bound += kMaxNumberBytes + 2;  // also covers literals and brackets
     }
   }
+  return bound;
+}
+
+char* WriteCanonical(const JsonNode& node, char* out) {
+  thread_local MemberOrder order;
+  order.clear();
+  return WriteNode(node, out, &order);
+}
+
+void AppendCanonical(const JsonNode& node, std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + CanonicalSizeBound(node));
+  char* end = WriteCanonical(node, out->data() + at);
+  out->resize(static_cast<size_t>(end - out->data()));
 }
 
 }  // namespace annals

@@ -1,8 +1,10 @@
 #include "domain/event_decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "common/sha256.h"
@@ -27,14 +29,21 @@ size_t CodePoints(std::string_view s) {
 
 std::string Num(size_t n) { return std::to_string(n); }
 
-bool IsActionChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+// Byte classes: bit 1 = allowed in actions, bit 2 = allowed in metadata keys.
+constexpr std::array<uint8_t, 256> MakeCharClasses() {
+  std::array<uint8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    const bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
+    const bool digit = c >= '0' && c <= '9';
+    if (lower || digit || c == '_' || c == '.' || c == '-') table[c] |= 1;
+    if (lower || upper || digit || c == '_' || c == '-') table[c] |= 2;
+  }
+  return table;
 }
+constexpr std::array<uint8_t, 256> kCharClasses = MakeCharClasses();
 
-bool IsMetadataKeyChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
+bool IsActionChar(char c) { return kCharClasses[static_cast<uint8_t>(c)] & 1; }
+bool IsMetadataKeyChar(char c) { return kCharClasses[static_cast<uint8_t>(c)] & 2; }
 
 // "3600 seconds" or "1500 microseconds".
 std::string DescribeDuration(int64_t us) {
@@ -68,10 +77,34 @@ constexpr std::string_view kFieldNames[kFieldCount] = {
     "organization_id", "source", "targets",  "version", "idempotency_key"};
 
 Field ClientField(std::string_view key) {
-  for (int f = 0; f < kFieldCount; ++f) {
-    if (f != kSource && key == kFieldNames[f]) return static_cast<Field>(f);
+  if (key.empty()) return kUnknownField;
+  Field f;
+  switch (key[0]) {
+    case 'a':
+      f = key.size() == 6 && key[3] == 'i' ? kAction : kActor;
+      break;
+    case 'c':
+      f = key.size() > 2 && key[2] == 'a' ? kChanges : kContext;
+      break;
+    case 'm':
+      f = kMetadata;
+      break;
+    case 'o':
+      f = key.size() > 1 && key[1] == 'c' ? kOccurredAt : kOrganizationId;
+      break;
+    case 't':
+      f = kTargets;
+      break;
+    case 'v':
+      f = kVersion;
+      break;
+    case 'i':
+      f = kIdempotencyKey;
+      break;
+    default:
+      return kUnknownField;
   }
-  return kUnknownField;
+  return key == kFieldNames[f] ? f : kUnknownField;
 }
 
 bool Equals(const JsonNode& key, std::string_view name) {
@@ -140,28 +173,40 @@ struct Place {
   }
 };
 
-// Reusable per-thread buffers of the checker.
-struct Scratch {
-  std::string client;  // the canonical client object of the event being checked
-  std::vector<ErrorDetail> errors;
+// A reusable output buffer.
+class ScratchBuffer {
+ public:
+  // Returns room for `size` bytes (the previous content is not kept).
+  char* Reserve(size_t size) {
+    if (size > capacity_) {
+      capacity_ = std::max(size, capacity_ * 2);
+      data_ = std::make_unique<char[]>(capacity_);
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
 };
 
 // Validates one event and builds its draft; see DecodeEvent.
 class EventChecker {
  public:
   EventChecker(const EventLimits& limits, const DecodeContext& ctx, const EventPath& prefix,
-               std::vector<ErrorDetail>* errors, std::string* client)
+               std::vector<ErrorDetail>* errors, ScratchBuffer* client)
       : limits_(limits), ctx_(ctx), prefix_(prefix), errors_(errors), client_(client) {}
 
+  // Fills *out (a default-constructed draft) and returns true if the event is valid.
   // `hash`: compute the content hash even when the event has no idempotency key.
-  std::optional<EventDraft> Run(const JsonNode& event, bool hash, bool* too_large) {
+  bool Run(const JsonNode& event, bool hash, bool* too_large, EventDraft* out) {
     *too_large = false;
     const size_t errors_before = errors_->size();
     if (!event.is_object()) {
       Add("", "an event must be a JSON object");
-      return std::nullopt;
+      return false;
     }
-    EventDraft draft;
+    EventDraft& draft = *out;
 
     if (event.height > limits_.max_depth) {
       std::string deep_path;
@@ -187,7 +232,7 @@ class EventChecker {
 
     CheckOrganization(fields[kOrganizationId], &draft.fields.organization_id);
     CheckAction(fields[kAction], &draft.fields.action);
-    char occurred_text[64];
+    char occurred_text[kMaxRfc3339Bytes + 2];
     size_t occurred_len = 0;
     CheckOccurredAt(fields[kOccurredAt], &draft.fields.occurred_at, occurred_text, &occurred_len);
     if (const JsonNode* v = fields[kVersion]) {
@@ -202,9 +247,15 @@ class EventChecker {
 
     // The canonical client object: every known member present (even invalid ones, so that
     // the size check sees what was sent) in JCS order, the idempotency key left out.
-    std::string& client = *client_;
-    client.clear();
-    client.push_back('{');
+    size_t bound = 2;
+    for (int f = 0; f < kIdempotencyKey; ++f) {
+      if (fields[f] != nullptr) bound += kFieldNames[f].size() + 4 + CanonicalSizeBound(*fields[f]);
+    }
+    bound += kFieldNames[kOrganizationId].size() + 4 + 6 * draft.fields.organization_id.size() +
+             2 + sizeof occurred_text;
+    char* const begin = client_->Reserve(bound);
+    char* p = begin;
+    *p++ = '{';
     size_t value_at[kFieldCount] = {};
     size_t value_end[kFieldCount] = {};
     bool present[kFieldCount] = {};
@@ -214,28 +265,32 @@ class EventChecker {
       const bool implied_org = f == kOrganizationId && !draft.fields.organization_id.empty();
       if (v == nullptr && !implied_org) continue;
       present[f] = true;
-      if (client.size() > 1) client.push_back(',');
-      client.push_back('"');
-      client.append(kFieldNames[f]);
-      client.append("\":");
-      value_at[f] = client.size();
+      if (p - begin > 1) *p++ = ',';
+      *p++ = '"';
+      std::memcpy(p, kFieldNames[f].data(), kFieldNames[f].size());
+      p += kFieldNames[f].size();
+      *p++ = '"';
+      *p++ = ':';
+      value_at[f] = static_cast<size_t>(p - begin);
       if (f == kOccurredAt && occurred_len > 0) {
-        client.append(occurred_text, occurred_len);
+        std::memcpy(p, occurred_text, occurred_len);
+        p += occurred_len;
       } else if (implied_org) {
-        AppendJsonString(draft.fields.organization_id, &client);
+        p = WriteJsonString(draft.fields.organization_id, p);
       } else {
-        AppendCanonical(*v, &client);
+        p = WriteCanonical(*v, p);
       }
-      value_end[f] = client.size();
+      value_end[f] = static_cast<size_t>(p - begin);
     }
-    client.push_back('}');
+    *p++ = '}';
+    const std::string_view client(begin, static_cast<size_t>(p - begin));
     if (client.size() > limits_.max_event_bytes) {
       *too_large = true;
       Add("", "event is " + Num(client.size()) + " bytes; the limit is " +
                   Num(limits_.max_event_bytes));
     }
 
-    if (errors_->size() != errors_before) return std::nullopt;
+    if (errors_->size() != errors_before) return false;
 
     if (hash || !draft.idempotency_key.empty()) draft.content_hash = Sha256(client);
     draft.approx_size = client.size() + ctx_.source_json.size() + 10 + kServerFieldsBytes;
@@ -244,12 +299,11 @@ class EventChecker {
       if (f == kSource) {
         draft.members.emplace_back(std::string(kFieldNames[f]), ctx_.source_json);
       } else if (present[f]) {
-        draft.members.emplace_back(
-            std::string(kFieldNames[f]),
-            std::string(client.data() + value_at[f], value_end[f] - value_at[f]));
+        draft.members.emplace_back(std::string(kFieldNames[f]),
+                                   std::string(begin + value_at[f], value_end[f] - value_at[f]));
       }
     }
-    return draft;
+    return true;
   }
 
  private:
@@ -323,11 +377,10 @@ class EventChecker {
                      " ahead of the server's clock (" + FormatRfc3339Micros(ctx_.now) + ")");
     }
     *out = at;
-    const std::string formatted = FormatRfc3339Micros(at);
     text[0] = '"';
-    std::memcpy(text + 1, formatted.data(), formatted.size());
-    text[formatted.size() + 1] = '"';
-    *text_len = formatted.size() + 2;
+    char* end = WriteRfc3339Micros(at, text + 1);
+    *end++ = '"';
+    *text_len = static_cast<size_t>(end - text);
   }
 
   // The member `key` of the entity at `place`, which must be a non-empty string.
@@ -559,7 +612,7 @@ class EventChecker {
   const DecodeContext& ctx_;
   const EventPath& prefix_;
   std::vector<ErrorDetail>* errors_;
-  std::string* client_;
+  ScratchBuffer* client_;
 };
 
 Status TooManyEvents(size_t count, size_t limit) {
@@ -596,11 +649,11 @@ class BatchDecoder {
     bool event_too_large = false;
     // A single event may still get its idempotency key from a header, so it is hashed
     // eagerly; batch events are hashed when they carry a key (see ComputeContentHash).
-    std::optional<EventDraft> draft = checker.Run(event, single_, &event_too_large);
+    EventDraft& draft = batch_.drafts.emplace_back();
+    const bool valid = checker.Run(event, single_, &event_too_large, &draft);
     too_large_ = too_large_ || event_too_large;
-    if (draft.has_value()) {
-      batch_.drafts.push_back(std::move(*draft));
-    } else {
+    if (!valid) {
+      batch_.drafts.pop_back();
       ++invalid_;
     }
   }
@@ -642,7 +695,7 @@ class BatchDecoder {
   DecodedBatch batch_;
   std::vector<ErrorDetail> errors_;              // event problems, in body order
   std::vector<ErrorDetail> json_error_details_;  // NDJSON lines that are not JSON
-  std::string client_;                           // scratch for the canonical client object
+  ScratchBuffer client_;                         // scratch for the canonical client object
   size_t total_ = 0;
   size_t invalid_ = 0;
   size_t json_errors_ = 0;
@@ -669,6 +722,33 @@ Result<DecodedBatch> DecodeJsonBody(std::string_view body, const EventLimits& li
   // event limit rather than the parser's.
   const size_t parse_depth = std::min(limits.max_depth + 2, kMaxSupportedJsonDepth);
   JsonDocumentLease doc(body.size());
+
+  // The usual batch shapes are read and checked one event at a time, which keeps the work
+  // in cache; anything else (or anything the fast reader does not take) is parsed whole.
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && (body[first] == '[' || body[first] == '{')) {
+    const bool wrapped = body[first] == '{';
+    struct Sink {
+      BatchDecoder decoder;
+      std::string_view prefix;
+      size_t max_events;
+      size_t count = 0;
+    } sink{BatchDecoder(limits, ctx, /*single=*/false), wrapped ? "/events" : "",
+           request_limits.max_batch_events};
+    sink.decoder.Reserve(std::min(request_limits.max_batch_events, body.size() / 256 + 1));
+    const auto on_event = [](void* context, const JsonNode& event, size_t index) {
+      Sink& s = *static_cast<Sink*>(context);
+      if (index >= s.max_events) return false;  // reported by the whole-body path
+      s.decoder.Decode(event, EventPath{s.prefix, true, index});
+      s.count = index + 1;
+      return true;
+    };
+    if (doc->ReadElements(body, parse_depth, wrapped, on_event, &sink)) {
+      if (sink.count == 0) return EmptyBatch("the batch contains no events");
+      return sink.decoder.Finish();
+    }
+  }
+
   Status parsed = doc->Parse(body, parse_depth);
   if (!parsed.ok()) return RewordDepthError(parsed, parse_depth, limits.max_depth);
   const JsonNode& root = doc->root();
@@ -800,11 +880,13 @@ std::optional<EventDraft> DecodeEvent(const boost::json::value& event, const Eve
                                       std::vector<ErrorDetail>* errors) {
   JsonDocument doc;
   doc.Assign(event);
-  std::string client;
+  ScratchBuffer client;
   const EventPath path{path_prefix};
   EventChecker checker(limits, ctx, path, errors, &client);
   bool too_large = false;
-  return checker.Run(doc.root(), /*hash=*/true, &too_large);
+  EventDraft draft;
+  if (!checker.Run(doc.root(), /*hash=*/true, &too_large, &draft)) return std::nullopt;
+  return draft;
 }
 
 void ComputeContentHash(EventDraft* draft) {

@@ -15,6 +15,10 @@
 #include <unordered_set>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "domain/json_tape.h"
 
 namespace annals {
@@ -261,6 +265,25 @@ struct Failure {
 // Objects with more members than this check for duplicate keys with a hash set.
 constexpr size_t kLinearKeyCheck = 16;
 
+// Whether `key` is already a member of the object being read, whose names so far are
+// (*keys)[base..] or, for a large object, in *big. Records `key`.
+bool IsDuplicateKey(std::string_view key, size_t base, std::vector<std::string_view>* keys,
+                    std::unique_ptr<std::unordered_set<std::string_view>>* big) {
+  if (*big != nullptr) return !(*big)->insert(key).second;
+  const size_t count = keys->size() - base;
+  for (size_t k = base; k < keys->size(); ++k) {
+    if ((*keys)[k] == key) return true;
+  }
+  if (count + 1 < kLinearKeyCheck) {
+    keys->push_back(key);
+    return false;
+  }
+  *big = std::make_unique<std::unordered_set<std::string_view>>(keys->begin() + base, keys->end());
+  (*big)->insert(key);
+  keys->resize(base);
+  return false;
+}
+
 // Walks an On-Demand document once and appends its tape to *nodes, enforcing the strict
 // rules. The first problem in document order stops the walk and is recorded in failure().
 // In locate mode it only looks for the string or key that covers `locate` and records its
@@ -375,6 +398,7 @@ class TapeBuilder {
     node.len = 0;
     node.span = 1;
     node.kind = kind;
+    node.flags = 0;
     node.height = 0;
     return node;
   }
@@ -391,25 +415,6 @@ class TapeBuilder {
     node.span = static_cast<uint32_t>(nodes_->size() - self);
     node.height = child_height + 1;
     *height = node.height;
-  }
-
-  // Whether `key` is already a member of the object whose names start at keys_[base].
-  bool IsDuplicate(std::string_view key, size_t base,
-                   std::unique_ptr<std::unordered_set<std::string_view>>* big) {
-    if (*big != nullptr) return !(*big)->insert(key).second;
-    const size_t count = keys_->size() - base;
-    for (size_t k = base; k < keys_->size(); ++k) {
-      if ((*keys_)[k] == key) return true;
-    }
-    if (count + 1 < kLinearKeyCheck) {
-      keys_->push_back(key);
-      return false;
-    }
-    *big = std::make_unique<std::unordered_set<std::string_view>>(keys_->begin() + base,
-                                                                   keys_->end());
-    (*big)->insert(key);
-    keys_->resize(base);
-    return false;
   }
 
   bool BuildObject(od::value v, size_t depth, uint32_t* height) {
@@ -444,7 +449,7 @@ class TapeBuilder {
         return Fail("a string escape does not form valid UTF-16", key_where);
       }
       segments_.push_back(Segment{key, 0});
-      if (IsDuplicate(key, key_base, &big)) return Fail("duplicate key", key_where);
+      if (IsDuplicateKey(key, key_base, keys_, &big)) return Fail("duplicate key", key_where);
       PushString(JsonKind::kKey, key);
       uint32_t h = 0;
       if (!Build(field.value(), depth + 1, &h)) return false;
@@ -554,6 +559,450 @@ class TapeBuilder {
   std::string located_path_;
 };
 
+// ---- The fast path ------------------------------------------------------------------------
+
+// A strict RFC 8259 reader that builds the same tape as TapeBuilder for the documents it
+// accepts, in one pass over the text and without copying strings that have no escapes
+// (they point into the text). It accepts a subset of what the On-Demand walk accepts (never
+// more): anything it does not accept, for whatever reason, goes to the walk, which reports
+// the error or, should it accept after all, provides the tape.
+class FastTapeReader {
+ public:
+  FastTapeReader(std::string_view text, size_t max_depth, std::vector<JsonNode>* nodes,
+                 std::string* unescaped)
+      : p_(text.data()),
+        end_(text.data() + text.size()),
+        text_size_(text.size()),
+        max_depth_(max_depth),
+        nodes_(nodes),
+        unescaped_(unescaped) {}
+
+  bool Read() {
+    SkipWhitespace();
+    uint32_t height = 0;
+    if (!Value(1, &height)) return false;
+    SkipWhitespace();
+    return p_ == end_;
+  }
+
+  // See JsonDocument::ReadElements.
+  bool ReadElements(bool wrapped, JsonDocument::ElementSink sink, void* context) {
+    const size_t element_depth = wrapped ? 3 : 2;
+    if (max_depth_ < element_depth - 1) return false;
+    SkipWhitespace();
+    if (wrapped) {
+      if (p_ == end_ || *p_ != '{') return false;
+      ++p_;
+      SkipWhitespace();
+      std::string_view key;
+      bool plain = false;
+      if (p_ == end_ || *p_ != '"' || !String(&key, &plain) || key != "events") return false;
+      SkipWhitespace();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      SkipWhitespace();
+    }
+    if (p_ == end_ || *p_ != '[') return false;
+    ++p_;
+    SkipWhitespace();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+    } else {
+      for (size_t index = 0;; ++index) {
+        nodes_->clear();
+        unescaped_used_ = 0;  // the previous element's strings are no longer needed
+        uint32_t height = 0;
+        if (!Value(element_depth, &height)) return false;
+        if (!sink(context, nodes_->front(), index)) return false;
+        SkipWhitespace();
+        if (p_ == end_) return false;
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != ']') return false;
+        ++p_;
+        break;
+      }
+    }
+    if (wrapped) {
+      SkipWhitespace();
+      if (p_ == end_ || *p_ != '}') return false;
+      ++p_;
+    }
+    SkipWhitespace();
+    return p_ == end_;
+  }
+
+ private:
+  static bool IsWhitespace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+  void SkipWhitespace() {
+    // Everything that is not whitespace is above ' '.
+    while (p_ < end_ && static_cast<uint8_t>(*p_) <= ' ' && IsWhitespace(*p_)) ++p_;
+  }
+
+  // Whether the object whose node is (*nodes_)[self] already has a member named `key`.
+  bool HasMember(size_t self, uint32_t count, std::string_view key) const {
+    const JsonNode* k = nodes_->data() + self + 1;
+    for (uint32_t i = 0; i < count; ++i, k = NextKey(k)) {
+      if (k->len == key.size() && std::memcmp(k->str, key.data(), key.size()) == 0) return true;
+    }
+    return false;
+  }
+
+  JsonNode& Push(JsonKind kind) {
+    JsonNode& node = nodes_->emplace_back();
+    node.u = 0;
+    node.len = 0;
+    node.span = 1;
+    node.kind = kind;
+    node.flags = 0;
+    node.height = 0;
+    return node;
+  }
+
+  void PushString(JsonKind kind, std::string_view s, bool plain) {
+    JsonNode& node = Push(kind);
+    node.str = s.data();
+    node.len = static_cast<uint32_t>(s.size());
+    node.flags = plain ? JsonNode::kPlain : 0;
+  }
+
+  void Close(size_t self, uint32_t count, uint32_t child_height, uint32_t* height) {
+    JsonNode& node = (*nodes_)[self];
+    node.len = count;
+    node.span = static_cast<uint32_t>(nodes_->size() - self);
+    node.height = child_height + 1;
+    *height = node.height;
+  }
+
+  bool Literal(std::string_view word) {
+    if (static_cast<size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0) {
+      return false;
+    }
+    p_ += word.size();
+    return true;
+  }
+
+  bool Value(size_t depth, uint32_t* height) {
+    *height = 0;
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{':
+        return depth <= max_depth_ && Object(depth, height);
+      case '[':
+        return depth <= max_depth_ && Array(depth, height);
+      case '"': {
+        std::string_view s;
+        bool plain = false;
+        if (!String(&s, &plain)) return false;
+        PushString(JsonKind::kString, s, plain);
+        return true;
+      }
+      case 't':
+        if (!Literal("true")) return false;
+        Push(JsonKind::kBool).i = 1;
+        return true;
+      case 'f':
+        if (!Literal("false")) return false;
+        Push(JsonKind::kBool).i = 0;
+        return true;
+      case 'n':
+        if (!Literal("null")) return false;
+        Push(JsonKind::kNull);
+        return true;
+      default:
+        return Number();
+    }
+  }
+
+  bool Number() {
+    const char* start = p_;
+    while (p_ < end_ && ((*p_ >= '0' && *p_ <= '9') || *p_ == '-' || *p_ == '+' || *p_ == '.' ||
+                         *p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+    }
+    if (p_ == start) return false;
+    NumberValue number;
+    if (ParseNumberToken(std::string_view(start, static_cast<size_t>(p_ - start)), &number) !=
+        NumberVerdict::kOk) {
+      return false;
+    }
+    JsonNode& node = Push(number.is_int ? JsonKind::kInt64 : JsonKind::kDouble);
+    if (number.is_int) {
+      node.i = number.i;
+    } else {
+      node.d = number.d;
+    }
+    return true;
+  }
+
+  // The duplicate check of objects with kLinearKeyCheck members or more.
+  bool IsLargeObjectDuplicate(size_t self, uint32_t count, std::string_view key,
+                              std::unique_ptr<std::unordered_set<std::string_view>>* big) {
+    if (*big == nullptr) {
+      *big = std::make_unique<std::unordered_set<std::string_view>>();
+      const JsonNode* k = nodes_->data() + self + 1;
+      for (uint32_t i = 0; i < count; ++i, k = NextKey(k)) (*big)->insert(k->string());
+    }
+    return !(*big)->insert(key).second;
+  }
+
+  bool Object(size_t depth, uint32_t* height) {
+    ++p_;  // '{'
+    const size_t self = nodes_->size();
+    Push(JsonKind::kObject);
+    std::unique_ptr<std::unordered_set<std::string_view>> big;
+    uint32_t count = 0;
+    uint32_t child_height = 0;
+    SkipWhitespace();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+    } else {
+      for (;;) {
+        if (p_ == end_ || *p_ != '"') return false;
+        std::string_view key;
+        bool plain = false;
+        if (!String(&key, &plain)) return false;
+        if (count < kLinearKeyCheck ? HasMember(self, count, key)
+                                    : IsLargeObjectDuplicate(self, count, key, &big)) {
+          return false;
+        }
+        PushString(JsonKind::kKey, key, plain);
+        SkipWhitespace();
+        if (p_ == end_ || *p_ != ':') return false;
+        ++p_;
+        SkipWhitespace();
+        uint32_t h = 0;
+        if (!Value(depth + 1, &h)) return false;
+        if (h > child_height) child_height = h;
+        ++count;
+        SkipWhitespace();
+        if (p_ == end_) return false;
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != '}') return false;
+        ++p_;
+        break;
+      }
+    }
+    Close(self, count, child_height, height);
+    return true;
+  }
+
+  bool Array(size_t depth, uint32_t* height) {
+    ++p_;  // '['
+    const size_t self = nodes_->size();
+    Push(JsonKind::kArray);
+    uint32_t count = 0;
+    uint32_t child_height = 0;
+    SkipWhitespace();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+    } else {
+      for (;;) {
+        uint32_t h = 0;
+        if (!Value(depth + 1, &h)) return false;
+        if (h > child_height) child_height = h;
+        ++count;
+        SkipWhitespace();
+        if (p_ == end_) return false;
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != ']') return false;
+        ++p_;
+        break;
+      }
+    }
+    Close(self, count, child_height, height);
+    return true;
+  }
+
+  // Moves p_ to the next byte of a string literal that is a quote, a backslash, a control
+  // character or not ASCII (or to the end).
+  void SkipPlainAscii() {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i control_max = _mm_set1_epi8(0x1F);
+    while (end_ - p_ >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      const __m128i special =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                       _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max), v));
+      const int mask = _mm_movemask_epi8(special);
+      if (mask != 0) {
+        p_ += __builtin_ctz(static_cast<unsigned>(mask));
+        return;
+      }
+      p_ += 16;
+    }
+#endif
+    while (p_ < end_) {
+      const auto c = static_cast<uint8_t>(*p_);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return;
+      ++p_;
+    }
+  }
+
+  // Reads the string literal at p_ (its opening quote); *plain tells whether it had no
+  // escapes (so its bytes need none either).
+  bool String(std::string_view* out, bool* plain) {
+    *plain = true;
+    ++p_;
+    const char* start = p_;
+    for (;;) {
+      SkipPlainAscii();
+      if (p_ == end_) return false;
+      const auto c = static_cast<uint8_t>(*p_);
+      if (c == '"') {
+        *out = std::string_view(start, static_cast<size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c == '\\') {
+        *plain = false;
+        return EscapedString(start, out);
+      }
+      if (c < 0x20) return false;
+      const size_t len = Utf8SequenceLength(std::string_view(p_, static_cast<size_t>(end_ - p_)), 0);
+      if (len == 0) return false;
+      p_ += len;
+    }
+  }
+
+  static int HexValue(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  // Reads the 4 hex digits of a \u escape at p_ (after "\u").
+  bool Hex4(uint32_t* out) {
+    if (end_ - p_ < 4) return false;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int h = HexValue(p_[k]);
+      if (h < 0) return false;
+      v = (v << 4) | static_cast<uint32_t>(h);
+    }
+    p_ += 4;
+    *out = v;
+    return true;
+  }
+
+  // The rest of a string literal that has escapes, from its first backslash at p_; the
+  // unescaped bytes go to unescaped_ (large enough for the whole text, so views into it
+  // stay valid).
+  bool EscapedString(const char* start, std::string_view* out) {
+    if (unescaped_->size() < text_size_) unescaped_->resize(text_size_);
+    char* const begin = unescaped_->data() + unescaped_used_;
+    char* dst = begin;
+    std::memcpy(dst, start, static_cast<size_t>(p_ - start));
+    dst += p_ - start;
+    for (;;) {
+      const char* run = p_;
+      SkipPlainAscii();
+      std::memcpy(dst, run, static_cast<size_t>(p_ - run));
+      dst += p_ - run;
+      if (p_ == end_) return false;
+      const auto c = static_cast<uint8_t>(*p_);
+      if (c == '"') {
+        ++p_;
+        break;
+      }
+      if (c < 0x20) return false;
+      if (c >= 0x80) {
+        const size_t len =
+            Utf8SequenceLength(std::string_view(p_, static_cast<size_t>(end_ - p_)), 0);
+        if (len == 0) return false;
+        std::memcpy(dst, p_, len);
+        dst += len;
+        p_ += len;
+        continue;
+      }
+      // A backslash.
+      if (end_ - p_ < 2) return false;
+      const char e = p_[1];
+      p_ += 2;
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          *dst++ = e;
+          break;
+        case 'b':
+          *dst++ = '\b';
+          break;
+        case 'f':
+          *dst++ = '\f';
+          break;
+        case 'n':
+          *dst++ = '\n';
+          break;
+        case 'r':
+          *dst++ = '\r';
+          break;
+        case 't':
+          *dst++ = '\t';
+          break;
+        case 'u': {
+          uint32_t cp = 0;
+          if (!Hex4(&cp)) return false;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a lone low surrogate
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            uint32_t low = 0;
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            if (!Hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          }
+          if (cp < 0x80) {
+            *dst++ = static_cast<char>(cp);
+          } else if (cp < 0x800) {
+            *dst++ = static_cast<char>(0xC0 | (cp >> 6));
+            *dst++ = static_cast<char>(0x80 | (cp & 0x3F));
+          } else if (cp < 0x10000) {
+            *dst++ = static_cast<char>(0xE0 | (cp >> 12));
+            *dst++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *dst++ = static_cast<char>(0x80 | (cp & 0x3F));
+          } else {
+            *dst++ = static_cast<char>(0xF0 | (cp >> 18));
+            *dst++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            *dst++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *dst++ = static_cast<char>(0x80 | (cp & 0x3F));
+          }
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    const size_t length = static_cast<size_t>(dst - begin);
+    unescaped_used_ += length;
+    *out = std::string_view(begin, length);
+    return true;
+  }
+
+  const char* p_;
+  const char* const end_;
+  const size_t text_size_;
+  const size_t max_depth_;
+  std::vector<JsonNode>* nodes_;
+  std::string* unescaped_;
+  size_t unescaped_used_ = 0;
+};
+
 // "line 3, column 14" for a byte offset into `text` (columns count bytes, from 1).
 std::string LineColumn(std::string_view text, size_t offset) {
   if (offset >= text.size()) return "at the end of the input";
@@ -644,6 +1093,7 @@ uint32_t FromBoost(const boost::json::value& value, std::vector<JsonNode>* nodes
     node.u = 0;
     node.len = 0;
     node.span = 1;
+    node.flags = 0;
     node.height = 0;
     switch (value.kind()) {
       case boost::json::kind::null:
@@ -692,6 +1142,7 @@ uint32_t FromBoost(const boost::json::value& value, std::vector<JsonNode>* nodes
       key.str = kv.key().data();
       key.len = static_cast<uint32_t>(kv.key().size());
       key.span = 1;
+      key.flags = 0;
       key.height = 0;
       child_height = std::max(child_height, FromBoost(kv.value(), nodes));
       ++count;
@@ -703,6 +1154,9 @@ uint32_t FromBoost(const boost::json::value& value, std::vector<JsonNode>* nodes
   node.height = child_height + 1;
   return node.height;
 }
+
+// A reused JsonDocument keeps room for this many nodes (6 MiB).
+constexpr size_t kKeepNodes = size_t{1} << 18;
 
 thread_local JsonDocument* t_reusable_document = nullptr;
 thread_local bool t_reusable_document_lent = false;
@@ -717,6 +1171,7 @@ struct JsonDocument::Impl {
   od::parser parser;
   od::document doc;
   std::vector<std::string_view> keys;
+  std::string unescaped;  // strings with escapes, from the fast path
 
   void Fill(std::string_view text, bool wrap) {
     const size_t len = text.size() + (wrap ? 2 : 0);
@@ -741,11 +1196,11 @@ JsonDocument::JsonDocument() : impl_(std::make_unique<Impl>()) {
 JsonDocument::~JsonDocument() = default;
 
 void JsonDocument::Trim() {
-  constexpr size_t kKeepNodes = size_t{1} << 17;
   if (nodes_.capacity() > kKeepNodes) std::vector<JsonNode>().swap(nodes_);
   if (impl_->input.capacity() > kReusableBytes + simdjson::SIMDJSON_PADDING) {
     std::string().swap(impl_->input);
   }
+  if (impl_->unescaped.capacity() > kReusableBytes) std::string().swap(impl_->unescaped);
 }
 
 void JsonDocument::Assign(const boost::json::value& value) {
@@ -776,8 +1231,12 @@ Status JsonDocument::Parse(std::string_view text, size_t max_depth) {
   };
 
   try {
+    nodes_.reserve(std::min(text.size() / 4 + 16, kKeepNodes));
+    if (FastTapeReader(text, max_depth, &nodes_, &im.unescaped).Read()) {
+      return Status::Ok();
+    }
+    nodes_.clear();
     im.Fill(text, wrapped);
-    nodes_.reserve(text.size() / 8 + 16);
     simdjson::error_code err = im.parser.iterate(im.view()).get(im.doc);
     if (err == simdjson::SUCCESS) {
       im.keys.clear();
@@ -833,6 +1292,16 @@ Status JsonDocument::Parse(std::string_view text, size_t max_depth) {
     nodes_.clear();
     return Status::Internal(std::string("JSON parsing failed: ") + e.what());
   }
+}
+
+bool JsonDocument::ReadElements(std::string_view text, size_t max_depth, bool wrapped,
+                                ElementSink sink, void* context) {
+  nodes_.clear();
+  if (max_depth > kMaxSupportedJsonDepth) max_depth = kMaxSupportedJsonDepth;
+  const bool ok =
+      FastTapeReader(text, max_depth, &nodes_, &impl_->unescaped).ReadElements(wrapped, sink, context);
+  nodes_.clear();
+  return ok;
 }
 
 JsonDocumentLease::JsonDocumentLease(size_t input_size) {

@@ -42,7 +42,11 @@ struct JsonNode {
   uint32_t len;     // kString, kKey: bytes; kArray: elements; kObject: members
   uint32_t span;    // nodes in this value including itself: the next sibling is this + span
   JsonKind kind;
+  uint8_t flags;    // kPlain
   uint32_t height;  // containers: nesting levels counting itself; scalars: 0
+
+  // kString, kKey: the bytes need no escaping in JSON (no '"', '\\' or control characters).
+  static constexpr uint8_t kPlain = 1;
 
   bool is_object() const { return kind == JsonKind::kObject; }
   bool is_array() const { return kind == JsonKind::kArray; }
@@ -76,9 +80,26 @@ class JsonDocument {
 
   // Parses exactly like ParseStrictJson(text, max_depth): the same documents are accepted
   // and a rejected one yields the very same Status. On success root() is the document,
-  // valid until the next Parse/Assign or the destruction of this object (strings point
-  // into this object's parser).
+  // valid until the next Parse/Assign or the destruction of this object, and as long as
+  // `text` is (strings point into `text` or into this object).
+  //
+  // A fast single-pass reader handles the documents it accepts (a subset of the valid
+  // ones); anything else goes through simdjson's On-Demand walk, which produces the exact
+  // error report (or, if the document is valid after all, the tape).
   Status Parse(std::string_view text, size_t max_depth);
+
+  // Reads `text` if it is an array ("[e0, e1, ...]") or, with `wrapped`, an object whose
+  // only member is such an array named "events", handing each element to
+  // sink(context, element, index) as soon as it is read; the element's tape is only valid
+  // during that call, and only the element's own tape is kept in memory. Returns true if
+  // the whole text was read and is a document that Parse(text, max_depth) accepts.
+  // Returns false, having handed out any number of elements, when the text has another
+  // shape, when the sink returns false, or when the fast reader (see Parse) does not accept
+  // the text: then nothing is known about the text and the caller must use Parse.
+  // Afterwards root() is not valid.
+  using ElementSink = bool (*)(void* context, const JsonNode& element, size_t index);
+  bool ReadElements(std::string_view text, size_t max_depth, bool wrapped, ElementSink sink,
+                    void* context);
 
   // Makes root() a tape of `value` (strings point into `value`, which must outlive it).
   void Assign(const boost::json::value& value);
@@ -114,5 +135,14 @@ class JsonDocumentLease {
 // Canonical JSON (RFC 8785) of a tape value; identical to AppendCanonical of the equivalent
 // boost::json value (domain/canonical_json.h).
 void AppendCanonical(const JsonNode& node, std::string* out);
+
+// The same, written at `out`, which must have room for CanonicalSizeBound(node) bytes;
+// returns the end of what was written.
+char* WriteCanonical(const JsonNode& node, char* out);
+size_t CanonicalSizeBound(const JsonNode& node);
+
+// AppendJsonString's output written at `out` (room for 6 * s.size() + 2 bytes); returns the
+// end.
+char* WriteJsonString(std::string_view s, char* out);
 
 }  // namespace annals

@@ -1,6 +1,7 @@
 #include "domain/time.h"
 
 #include <array>
+#include <cstring>
 
 namespace annals {
 namespace {
@@ -84,7 +85,7 @@ void WriteFixed(char* p, int64_t v, int width) {
   }
 }
 
-std::string Format(TimestampUs us, int fraction_digits) {
+char* WriteFormatted(TimestampUs us, int fraction_digits, char* p) {
   int64_t days = us / kMicrosPerDay;
   int64_t rem = us % kMicrosPerDay;
   if (rem < 0) {
@@ -95,11 +96,8 @@ std::string Format(TimestampUs us, int fraction_digits) {
   const int64_t seconds_of_day = rem / kMicrosPerSecond;
   const int64_t micros = rem % kMicrosPerSecond;
 
-  std::string out;
   if (date.year >= 0 && date.year <= 9999) {
     // Fast path: fixed layout "YYYY-MM-DDThh:mm:ss.ffffffZ".
-    out.resize(21 + static_cast<size_t>(fraction_digits));
-    char* p = out.data();
     WriteFixed(p, date.year, 4);
     p[4] = '-';
     WriteFixed(p + 5, date.month, 2);
@@ -115,8 +113,9 @@ std::string Format(TimestampUs us, int fraction_digits) {
     // The fraction is floored: micros / 1000 for milliseconds.
     WriteFixed(p + 20, fraction_digits == 6 ? micros : micros / 1000, fraction_digits);
     p[20 + fraction_digits] = 'Z';
-    return out;
+    return p + 21 + fraction_digits;
   }
+  std::string out;
   out.push_back(date.year < 0 ? '-' : '+');
   AppendPadded(&out, date.year < 0 ? -date.year : date.year, 4);
   out.push_back('-');
@@ -132,7 +131,13 @@ std::string Format(TimestampUs us, int fraction_digits) {
   out.push_back('.');
   AppendPadded(&out, fraction_digits == 6 ? micros : micros / 1000, fraction_digits);
   out.push_back('Z');
-  return out;
+  std::memcpy(p, out.data(), out.size());
+  return p + out.size();
+}
+
+std::string Format(TimestampUs us, int fraction_digits) {
+  char buf[kMaxRfc3339Bytes];
+  return std::string(buf, WriteFormatted(us, fraction_digits, buf));
 }
 
 }  // namespace
@@ -223,6 +228,8 @@ Result<TimestampUs> ParseRfc3339(std::string_view text) {
 }
 
 std::string FormatRfc3339Micros(TimestampUs us) { return Format(us, 6); }
+
+char* WriteRfc3339Micros(TimestampUs us, char* out) { return WriteFormatted(us, 6, out); }
 
 std::string FormatRfc3339Millis(TimestampUs us) { return Format(us, 3); }
 

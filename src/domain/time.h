@@ -26,6 +26,11 @@ Result<TimestampUs> ParseRfc3339(std::string_view text);
 // never returns) are printed with a sign and at least 4 digits, ISO 8601 expanded style.
 std::string FormatRfc3339Micros(TimestampUs us);
 
+// Writes FormatRfc3339Micros(us) at `out`, which has room for kMaxRfc3339Bytes; returns the
+// end of what was written.
+inline constexpr size_t kMaxRfc3339Bytes = 40;
+char* WriteRfc3339Micros(TimestampUs us, char* out);
+
 // Like FormatRfc3339Micros but with 3 fractional digits; the value is floored to the
 // millisecond (so it never shows a later time than `us`).
 std::string FormatRfc3339Millis(TimestampUs us);
