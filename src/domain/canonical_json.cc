@@ -268,6 +268,33 @@ char* WriteEscapedString(std::string_view s, char* p) {
   return p;
 }
 
+// JcsKeyLess for member-name nodes, with the common all-ASCII case inline.
+bool KeyNodeLess(const JsonNode* a, const JsonNode* b) {
+  const size_t n = std::min(a->len, b->len);
+  for (size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<uint8_t>(a->str[i]);
+    const auto y = static_cast<uint8_t>(b->str[i]);
+    if (x == y) continue;
+    if (x < 0x80 && y < 0x80) return x < y;
+    return JcsKeyLess(a->string(), b->string());
+  }
+  return a->len < b->len;
+}
+
+// Sorts member-name nodes in JCS order.
+void SortKeys(const JsonNode** keys, size_t n) {
+  if (n > 24) {
+    std::sort(keys, keys + n, KeyNodeLess);
+    return;
+  }
+  for (size_t i = 1; i < n; ++i) {
+    const JsonNode* k = keys[i];
+    size_t j = i;
+    for (; j > 0 && KeyNodeLess(k, keys[j - 1]); --j) keys[j] = keys[j - 1];
+    keys[j] = k;
+  }
+}
+
 // Writes a member name and the colon.
 char* WriteKey(const JsonNode& key, char* p) {
   if (key.flags & JsonNode::kPlain) {
@@ -340,8 +367,7 @@ char* WriteNode(const JsonNode& node, char* p, MemberOrder* order) {
         const size_t base = order->size();
         const JsonNode* k = node.first();
         for (uint32_t i = 0; i < node.len; ++i, k = NextKey(k)) order->push_back(k);
-        SortMembers(order->data() + base, node.len,
-                    [](const JsonNode* key) { return key->string(); });
+        SortKeys(order->data() + base, node.len);
         for (uint32_t i = 0; i < node.len; ++i) {
           if (i > 0) *p++ = ',';
           const JsonNode* key = (*order)[base + i];  // re-read: nested objects may grow it

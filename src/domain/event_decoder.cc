@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #include "common/sha256.h"
@@ -44,6 +45,14 @@ constexpr std::array<uint8_t, 256> kCharClasses = MakeCharClasses();
 
 bool IsActionChar(char c) { return kCharClasses[static_cast<uint8_t>(c)] & 1; }
 bool IsMetadataKeyChar(char c) { return kCharClasses[static_cast<uint8_t>(c)] & 2; }
+
+template <typename Predicate>
+bool AllOf(std::string_view s, Predicate predicate) {
+  for (char c : s) {
+    if (!predicate(c)) return false;
+  }
+  return true;
+}
 
 // "3600 seconds" or "1500 microseconds".
 std::string DescribeDuration(int64_t us) {
@@ -297,10 +306,15 @@ class EventChecker {
     draft.members.reserve(kIdempotencyKey);
     for (int f = 0; f < kIdempotencyKey; ++f) {
       if (f == kSource) {
-        draft.members.emplace_back(std::string(kFieldNames[f]), ctx_.source_json);
+        draft.members.emplace_back(
+            std::piecewise_construct,
+            std::forward_as_tuple(kFieldNames[f].data(), kFieldNames[f].size()),
+            std::forward_as_tuple(ctx_.source_json));
       } else if (present[f]) {
-        draft.members.emplace_back(std::string(kFieldNames[f]),
-                                   std::string(begin + value_at[f], value_end[f] - value_at[f]));
+        draft.members.emplace_back(
+            std::piecewise_construct,
+            std::forward_as_tuple(kFieldNames[f].data(), kFieldNames[f].size()),
+            std::forward_as_tuple(begin + value_at[f], value_end[f] - value_at[f]));
       }
     }
     return true;
@@ -350,7 +364,7 @@ class EventChecker {
       return Add("/action", "action is " + Num(length) + " characters; the limit is " +
                                 Num(limits_.max_action_length));
     }
-    if (!std::all_of(action.begin(), action.end(), IsActionChar)) {
+    if (!AllOf(action, IsActionChar)) {
       return Add("/action", "action may only contain a-z, 0-9, '_', '.' and '-'");
     }
     if (action.substr(0, 7) == "annals." && !ctx_.allow_reserved_actions) {
@@ -505,7 +519,7 @@ class EventChecker {
       const auto path = [&] { return Member(place.Base(), key); };
       if (key.empty()) {
         Add(path(), place.Name() + " keys must not be empty");
-      } else if (!std::all_of(key.begin(), key.end(), IsMetadataKeyChar)) {
+      } else if (!AllOf(key, IsMetadataKeyChar)) {
         Add(path(), place.Name() + " keys may only contain A-Z, a-z, 0-9, '_' and '-'");
       } else if (key.size() > limits_.max_metadata_key_length) {
         // Only ASCII here, so bytes are code points.

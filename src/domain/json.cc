@@ -291,7 +291,7 @@ bool IsDuplicateKey(std::string_view key, size_t base, std::vector<std::string_v
 class TapeBuilder {
  public:
   TapeBuilder(od::document* doc, size_t max_depth, const char* locate,
-              std::vector<JsonNode>* nodes, std::vector<std::string_view>* keys)
+              JsonNodes* nodes, std::vector<std::string_view>* keys)
       : doc_(doc), max_depth_(max_depth), locate_(locate), nodes_(nodes), keys_(keys) {}
 
   // Builds the value `v`, whose containers (if it is one) sit at nesting `depth`, and
@@ -531,7 +531,7 @@ class TapeBuilder {
   od::document* doc_;
   size_t max_depth_;
   const char* locate_;
-  std::vector<JsonNode>* nodes_;
+  JsonNodes* nodes_;
   // Member names of the objects being built (each object's from its own base), for the
   // duplicate check of objects up to kLinearKeyCheck members.
   std::vector<std::string_view>* keys_;
@@ -568,7 +568,7 @@ class TapeBuilder {
 // the error or, should it accept after all, provides the tape.
 class FastTapeReader {
  public:
-  FastTapeReader(std::string_view text, size_t max_depth, std::vector<JsonNode>* nodes,
+  FastTapeReader(std::string_view text, size_t max_depth, JsonNodes* nodes,
                  std::string* unescaped)
       : p_(text.data()),
         end_(text.data() + text.size()),
@@ -751,6 +751,32 @@ class FastTapeReader {
     return !(*big)->insert(key).second;
   }
 
+  // Skips whitespace, then consumes `c` if it is next.
+  bool Expect(char c) {
+    if (p_ < end_ && *p_ == c) {  // the compact case
+      ++p_;
+      return true;
+    }
+    SkipWhitespace();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  // After a member or element: skips whitespace and consumes ',' (returns 1) or `close`
+  // (returns 0); -1 for anything else.
+  int Separator(char close) {
+    if (p_ < end_ && static_cast<uint8_t>(*p_) <= ' ') SkipWhitespace();
+    if (p_ == end_) return -1;
+    if (*p_ == ',') {
+      ++p_;
+      return 1;
+    }
+    if (*p_ != close) return -1;
+    ++p_;
+    return 0;
+  }
+
   bool Object(size_t depth, uint32_t* height) {
     ++p_;  // '{'
     const size_t self = nodes_->size();
@@ -763,6 +789,7 @@ class FastTapeReader {
       ++p_;
     } else {
       for (;;) {
+        if (p_ < end_ && *p_ != '"') SkipWhitespace();
         if (p_ == end_ || *p_ != '"') return false;
         std::string_view key;
         bool plain = false;
@@ -772,24 +799,15 @@ class FastTapeReader {
           return false;
         }
         PushString(JsonKind::kKey, key, plain);
-        SkipWhitespace();
-        if (p_ == end_ || *p_ != ':') return false;
-        ++p_;
-        SkipWhitespace();
+        if (!Expect(':')) return false;
+        if (p_ < end_ && static_cast<uint8_t>(*p_) <= ' ') SkipWhitespace();
         uint32_t h = 0;
         if (!Value(depth + 1, &h)) return false;
         if (h > child_height) child_height = h;
         ++count;
-        SkipWhitespace();
-        if (p_ == end_) return false;
-        if (*p_ == ',') {
-          ++p_;
-          SkipWhitespace();
-          continue;
-        }
-        if (*p_ != '}') return false;
-        ++p_;
-        break;
+        const int next = Separator('}');
+        if (next < 0) return false;
+        if (next == 0) break;
       }
     }
     Close(self, count, child_height, height);
@@ -807,20 +825,14 @@ class FastTapeReader {
       ++p_;
     } else {
       for (;;) {
+        if (p_ < end_ && static_cast<uint8_t>(*p_) <= ' ') SkipWhitespace();
         uint32_t h = 0;
         if (!Value(depth + 1, &h)) return false;
         if (h > child_height) child_height = h;
         ++count;
-        SkipWhitespace();
-        if (p_ == end_) return false;
-        if (*p_ == ',') {
-          ++p_;
-          SkipWhitespace();
-          continue;
-        }
-        if (*p_ != ']') return false;
-        ++p_;
-        break;
+        const int next = Separator(']');
+        if (next < 0) return false;
+        if (next == 0) break;
       }
     }
     Close(self, count, child_height, height);
@@ -998,7 +1010,7 @@ class FastTapeReader {
   const char* const end_;
   const size_t text_size_;
   const size_t max_depth_;
-  std::vector<JsonNode>* nodes_;
+  JsonNodes* nodes_;
   std::string* unescaped_;
   size_t unescaped_used_ = 0;
 };
@@ -1086,7 +1098,7 @@ void ToBoost(const JsonNode& node, boost::json::value* out) {
 }
 
 // Appends the tape of a boost::json value; returns its height.
-uint32_t FromBoost(const boost::json::value& value, std::vector<JsonNode>* nodes) {
+uint32_t FromBoost(const boost::json::value& value, JsonNodes* nodes) {
   const size_t self = nodes->size();
   {
     JsonNode& node = nodes->emplace_back();
@@ -1196,7 +1208,7 @@ JsonDocument::JsonDocument() : impl_(std::make_unique<Impl>()) {
 JsonDocument::~JsonDocument() = default;
 
 void JsonDocument::Trim() {
-  if (nodes_.capacity() > kKeepNodes) std::vector<JsonNode>().swap(nodes_);
+  if (nodes_.capacity() > kKeepNodes) nodes_.release();
   if (impl_->input.capacity() > kReusableBytes + simdjson::SIMDJSON_PADDING) {
     std::string().swap(impl_->input);
   }
@@ -1271,7 +1283,7 @@ Status JsonDocument::Parse(std::string_view text, size_t max_depth) {
       // Its own buffers and parser: a sanitized copy can be as large as the input.
       Impl clean_im;
       clean_im.Fill(clean, wrapped);
-      std::vector<JsonNode> scratch;
+      JsonNodes scratch;
       if (!clean_im.parser.iterate(clean_im.view()).get(clean_im.doc)) {
         TapeBuilder locator(&clean_im.doc, max_depth, clean_im.input.data() + *offset + shift,
                             &scratch, &clean_im.keys);
@@ -1324,6 +1336,14 @@ JsonDocumentLease::~JsonDocumentLease() {
     doc_->Trim();
     t_reusable_document_lent = false;
   }
+}
+
+void JsonNodes::Grow(size_t min_capacity) {
+  const size_t capacity = std::max({min_capacity, capacity_ * 2, size_t{64}});
+  std::unique_ptr<JsonNode[]> data(new JsonNode[capacity]);
+  if (size_ > 0) std::memcpy(static_cast<void*>(data.get()), data_.get(), size_ * sizeof(JsonNode));
+  data_ = std::move(data);
+  capacity_ = capacity;
 }
 
 const JsonNode* FindMember(const JsonNode& obj, std::string_view name) {

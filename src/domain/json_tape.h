@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,6 +71,37 @@ inline const JsonNode* NextKey(const JsonNode* key) { return (key + 1)->next(); 
 // Returns the value of member `name` of object `obj`, or nullptr. Linear in the members.
 const JsonNode* FindMember(const JsonNode& obj, std::string_view name);
 
+// A growable array of nodes (like std::vector, without zero-filling what it reserves).
+class JsonNodes {
+ public:
+  JsonNode& emplace_back() {
+    if (size_ == capacity_) Grow(size_ + 1);
+    return data_[size_++];
+  }
+  JsonNode& operator[](size_t i) { return data_[i]; }
+  const JsonNode& operator[](size_t i) const { return data_[i]; }
+  JsonNode* data() { return data_.get(); }
+  const JsonNode* data() const { return data_.get(); }
+  const JsonNode& front() const { return data_[0]; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  void clear() { size_ = 0; }
+  void reserve(size_t n) {
+    if (n > capacity_) Grow(n);
+  }
+  void release() {
+    data_.reset();
+    size_ = capacity_ = 0;
+  }
+
+ private:
+  void Grow(size_t min_capacity);
+
+  std::unique_ptr<JsonNode[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 // A parsed document. Reusable: each Parse or Assign replaces the previous content.
 class JsonDocument {
  public:
@@ -111,7 +143,7 @@ class JsonDocument {
 
  private:
   struct Impl;
-  std::vector<JsonNode> nodes_;
+  JsonNodes nodes_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "domain/json.h"
+#include "domain/json_tape.h"
 
 namespace annals {
 namespace {
@@ -247,6 +248,40 @@ TEST(JcsKeyLess, AgreesWithUtf16Comparison) {
     const std::string b = make(&ub);
     ASSERT_EQ(JcsKeyLess(a, b), ua < ub) << a << " vs " << b;
   }
+}
+
+// The tape writer (used by the event decoder) and the boost::json writer agree.
+TEST(Canonical, TapeWriterMatchesTreeWriter) {
+  std::string many = "{";
+  for (int i = 40; i > 0; --i) many += "\"m" + std::to_string(i * 7 % 41) + "\":" + std::to_string(i) + ",";
+  many.back() = '}';
+  for (const std::string& text : std::vector<std::string>{
+           R"({"b":[1,2.5,-0,1e21,1E-7,true,false,null],"a":{"z":"","y":"q\"\\\n\u0001"}})",
+           "{\"\xEE\x80\x80\":1,\"\xF0\x9F\x98\x80\":2,\"a\":3,\"\xC3\xA9\":4}",
+           R"(["\u00e9\ud83d\ude00", {}, [], [[{"k":{"j":[0]}}]], 9007199254740992])",
+           "\"plain\"", "123", many}) {
+    Result<boost::json::value> tree = ParseStrictJson(text, 64);
+    ASSERT_TRUE(tree.ok()) << text << ": " << tree.status().ToString();
+    JsonDocument parsed;
+    ASSERT_TRUE(parsed.Parse(text, 64).ok()) << text;
+    std::string from_parse;
+    AppendCanonical(parsed.root(), &from_parse);
+    EXPECT_EQ(from_parse, Canonical(*tree)) << text;
+    JsonDocument assigned;
+    assigned.Assign(*tree);
+    std::string from_tree;
+    AppendCanonical(assigned.root(), &from_tree);
+    EXPECT_EQ(from_tree, Canonical(*tree)) << text;
+    EXPECT_LE(from_tree.size(), CanonicalSizeBound(assigned.root()));
+  }
+  // Trees can hold what parsed JSON cannot: uint64 values and bytes that are not UTF-8.
+  boost::json::value odd = boost::json::object{
+      {"u", std::numeric_limits<uint64_t>::max()}, {"s", "\xFF\x01"}, {"i", int64_t{1} << 60}};
+  JsonDocument doc;
+  doc.Assign(odd);
+  std::string out;
+  AppendCanonical(doc.root(), &out);
+  EXPECT_EQ(out, Canonical(odd));
 }
 
 }  // namespace

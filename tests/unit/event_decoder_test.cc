@@ -1070,5 +1070,128 @@ TEST(DecodeEventsBody, SingleEventOfABatchIsNotSingle) {
   EXPECT_EQ(r.status().message(), "1 of 1 event is invalid");
 }
 
+// ---- content hash and ComputeContentHash -----------------------------------------------
+
+TEST(DecodeEventsBody, BatchEventsAreHashedOnlyWithAnIdempotencyKey) {
+  Decoder d;
+  boost::json::object keyed = ValidEvent();
+  keyed["idempotency_key"] = "key-7";
+  const boost::json::array events{ValidEvent(), keyed};
+  for (const std::string& body :
+       {Json(boost::json::object{{"events", events}}), Json(events),
+        Json(events[0]) + "\n" + Json(events[1]) + "\n"}) {
+    Result<DecodedBatch> r =
+        d.Decode(body, body.back() == '\n' ? BodyFormat::kNdjson : BodyFormat::kJson);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_THAT(r->drafts, SizeIs(2));
+    EXPECT_EQ(r->drafts[0].content_hash, "");
+    EXPECT_EQ(r->drafts[1].content_hash, Sha256(ClientCanonical(r->drafts[1])));
+
+    // A draft given a key later gets the same hash a lone event or a keyed one has.
+    EventDraft later = r->drafts[0];
+    later.idempotency_key = "from-header";
+    ComputeContentHash(&later);
+    EXPECT_EQ(later.content_hash, d.One(ValidEvent()).content_hash);
+    EXPECT_EQ(later.content_hash, r->drafts[1].content_hash);
+  }
+}
+
+TEST(DecodeEvent, ComputeContentHashMatchesTheDecoder) {
+  Decoder d;
+  for (const boost::json::object& e : {ValidEvent(), MinimalEvent()}) {
+    EventDraft draft = d.One(e);
+    const std::string hash = draft.content_hash;
+    ASSERT_EQ(hash.size(), 32u);
+    draft.content_hash.clear();
+    ComputeContentHash(&draft);
+    EXPECT_EQ(draft.content_hash, hash);
+  }
+  // The direct call still hashes.
+  std::vector<ErrorDetail> errors;
+  auto direct = DecodeEvent(ValidEvent(), d.limits, d.ctx, "", &errors);
+  ASSERT_TRUE(direct.has_value());
+  EXPECT_EQ(direct->content_hash, d.One(ValidEvent()).content_hash);
+}
+
+// ---- batches read event by event, and what falls back to the whole-body path -----------
+
+TEST(DecodeEventsBody, BatchShapesOutsideTheStreamingPath) {
+  Decoder d;
+  const std::string e = Json(MinimalEvent());
+  // Pretty-printed and compact batches give the same drafts.
+  Result<DecodedBatch> compact = d.Decode("{\"events\":[" + e + "," + e + "]}");
+  Result<DecodedBatch> spaced = d.Decode(" \n{ \"events\" :\t[ " + e + " ,\r\n " + e + " ] }\n");
+  ASSERT_TRUE(compact.ok()) << compact.status().ToString();
+  ASSERT_TRUE(spaced.ok()) << spaced.status().ToString();
+  ASSERT_THAT(spaced->drafts, SizeIs(2));
+  EXPECT_EQ(spaced->drafts[1].members, compact->drafts[1].members);
+  // "events" written with an escape is still the batch member.
+  Result<DecodedBatch> escaped = d.Decode("{\"\\u0065vents\":[" + e + "]}");
+  ASSERT_TRUE(escaped.ok()) << escaped.status().ToString();
+  EXPECT_FALSE(escaped->single);
+  // Other members, before or after "events", make it an invalid request.
+  for (const std::string& body : {"{\"events\":[" + e + "],\"x\":1}", "{\"x\":1,\"events\":[" + e + "]}"}) {
+    Result<DecodedBatch> r = d.Decode(body);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().error_code(), "invalid_request");
+    EXPECT_THAT(r.status().details(), ElementsAre(Detail("/x", HasSubstr("unknown field"))));
+  }
+  // Bad JSON after good events wins over everything the events had to say.
+  Result<DecodedBatch> late = d.Decode("[" + Json(BadActorEvent()) + "," + e + ",{\"a\":1,\"a\":2}]");
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().error_code(), "invalid_json");
+  EXPECT_THAT(late.status().details(), ElementsAre(Detail("/2/a", HasSubstr("duplicate key"))));
+  Result<DecodedBatch> trailing = d.Decode("{\"events\":[" + e + "]} x");
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_EQ(trailing.status().error_code(), "invalid_json");
+  // Too many events is only reported for a body that is JSON.
+  Decoder small = d;
+  small.request_limits.max_batch_events = 2;
+  Result<DecodedBatch> many = small.Decode("[" + e + "," + e + "," + e + "]");
+  ASSERT_FALSE(many.ok());
+  EXPECT_EQ(many.status().error_code(), "too_many_events");
+  Result<DecodedBatch> many_bad = small.Decode("[" + e + "," + e + "," + e + ",]");
+  ASSERT_FALSE(many_bad.ok());
+  EXPECT_EQ(many_bad.status().error_code(), "invalid_json");
+  // Empty batches, with and without whitespace.
+  for (const char* body : {"[]", "{\"events\":[]}", " [ ] ", "{ \"events\" : [\n] }"}) {
+    Result<DecodedBatch> r = d.Decode(std::string_view(body));
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.status().error_code(), "empty_batch") << body;
+  }
+  // Invalid events are reported in order with their batch paths.
+  Result<DecodedBatch> mixed = d.Decode("[" + e + "," + Json(BadActorEvent()) + "," + e + "," +
+                                        Json(BadActorEvent()) + "]");
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.status().message(), "2 of 4 events are invalid");
+  EXPECT_THAT(mixed.status().details(),
+              ElementsAre(Detail("/1/actor/id", HasSubstr("non-empty string")),
+                          Detail("/3/actor/id", HasSubstr("non-empty string"))));
+}
+
+TEST(DecodeEventsBody, StringsWithEscapesAcrossEvents) {
+  Decoder d;
+  // Escaped strings of one event must not be overwritten by the next event's.
+  boost::json::object a = MinimalEvent();
+  a["metadata"] = boost::json::object{{"note", "line\nbreak \"quoted\" \xC3\xA9"}};
+  boost::json::object b = MinimalEvent();
+  b["metadata"] = boost::json::object{{"note", "tab\there \\ back"}};
+  const std::string body = "[" + Json(a) + "," + Json(b) + "]";
+  Result<DecodedBatch> r = d.Decode(body);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_THAT(r->drafts, SizeIs(2));
+  EXPECT_EQ(MemberValue(r->drafts[0], "metadata"),
+            R"({"note":"line\nbreak \"quoted\" )" "\xC3\xA9" R"("})");
+  EXPECT_EQ(MemberValue(r->drafts[1], "metadata"), R"({"note":"tab\there \\ back"})");
+  // \u escapes, including a surrogate pair and an escaped slash, come out as UTF-8.
+  std::string e = Json(MinimalEvent());
+  e.pop_back();
+  e += R"(,"metadata":{"u":"\u00e9\ud83d\ude00\/\u0001"}})";
+  Result<DecodedBatch> u = d.Decode("[" + e + "]");
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(MemberValue(u->drafts[0], "metadata"),
+            "{\"u\":\"\xC3\xA9\xF0\x9F\x98\x80/\\u0001\"}");
+}
+
 }  // namespace
 }  // namespace annals

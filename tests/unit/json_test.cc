@@ -286,5 +286,72 @@ TEST(JsonPointer, Escaping) {
   EXPECT_EQ(p, "/x~1y/3/~0");
 }
 
+// The decoder's tape reader takes the common documents in one pass and leaves everything
+// else to the On-Demand walk; both must agree. These cover the reader's own code paths.
+TEST(ParseStrictJson, StringsOfEveryLengthAndContent) {
+  // Lengths around the 16-byte blocks, with the special byte at every position.
+  for (size_t length = 0; length < 40; ++length) {
+    for (size_t at = 0; at <= length; ++at) {
+      std::string plain(length, 'x');
+      EXPECT_EQ(ParseOk("[\"" + plain + "\"]").get_array()[0].get_string(), plain);
+      if (at == length) continue;
+      std::string escaped = plain;
+      escaped.replace(at, 1, "\\n");
+      std::string expected = plain;
+      expected[at] = '\n';
+      EXPECT_EQ(ParseOk("{\"k\": \"" + escaped + "\"}").get_object().at("k").get_string(),
+                expected);
+      std::string utf8 = plain;
+      utf8.replace(at, 1, "\xE2\x82\xAC");  // a 3-byte character, possibly across a block
+      EXPECT_EQ(ParseOk("[\"" + utf8 + "\"]").get_array()[0].get_string(), utf8);
+      std::string control = plain;
+      control[at] = '\x01';
+      EXPECT_EQ(ParseFail("{\"k\": \"" + control + "\"}").path, "/k");
+      std::string bad = plain;
+      bad[at] = '\xC0';
+      EXPECT_EQ(ParseFail("[\"" + bad + "\"]").path, "/0");
+    }
+  }
+}
+
+TEST(ParseStrictJson, UnicodeEscapes) {
+  EXPECT_EQ(ParseOk(R"(["\u00e9\u20AC\ud83d\ude00\/\b\f\r\t\"\\"])").get_array()[0].get_string(),
+            "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80/\b\f\r\t\"\\");
+  EXPECT_EQ(ParseOk(R"(["a\u0000b"])").get_array()[0].get_string(), std::string("a\0b", 3));
+  for (const char* text : {R"(["\udc00"])", R"(["\ud800"])", R"(["\ud800x"])",
+                           R"(["\ud800\u0041"])", R"(["\ud800\ud800"])", R"(["\u12"])",
+                           R"(["\u12g4"])", R"(["\x"])", R"(["\)", R"(["\u)"}) {
+    ParseFail(text);
+  }
+  // Escaped keys are compared unescaped, also in large objects.
+  EXPECT_EQ(ParseFail(R"({"ab": 1, "a\u0062": 2})").path, "/ab");
+}
+
+TEST(ParseStrictJson, DuplicateKeysInLargeObjects) {
+  std::string text = "{";
+  for (int i = 0; i < 40; ++i) text += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ",";
+  std::string ok = text;
+  ok.back() = '}';
+  EXPECT_EQ(ParseOk(ok).get_object().size(), 40u);
+  for (const char* dup : {"k0", "k15", "k16", "k39"}) {
+    const ErrorDetail d = ParseFail(text + "\"" + dup + "\": 0}");
+    EXPECT_EQ(d.path, std::string("/") + dup);
+    EXPECT_THAT(d.message, HasSubstr("duplicate key"));
+  }
+}
+
+TEST(ParseStrictJson, WhitespaceAndLayout) {
+  const boost::json::value v =
+      ParseOk(" \t\r\n{ \"a\" :\n[ 1 ,2, { } , [ ] ,\"x\" ] ,\"b\":{\"c\" : null } }\n ");
+  EXPECT_EQ(Canonical(v), R"({"a":[1,2,{},[],"x"],"b":{"c":null}})");
+  EXPECT_EQ(ParseOk("  -12.5e1 ").get_int64(), -125);
+  EXPECT_TRUE(ParseOk("\n\"\"\n").get_string().empty());
+  for (const char* text : {"\xEF\xBB\xBF{}", "{\"a\":1,\"b\"}", "[1,,2]", "{\"a\" 1}", "[01]",
+                           "[1.]", "[.5]", "[+1]", "[1e]", "[-]", "[truee]", "[nul]", "{\"a\":1 ,}",
+                           "[\"a\" \"b\"]", "[1 2]", "\f[]"}) {
+    ParseFail(text);
+  }
+}
+
 }  // namespace
 }  // namespace annals

@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace annals {
 namespace {
@@ -175,6 +177,19 @@ TEST(DaysFromCivil, KnownDays) {
   EXPECT_EQ(DaysFromCivil(2000, 2, 29), 11016);
   EXPECT_EQ(DaysFromCivil(1, 1, 1), -719162);
   EXPECT_EQ(DaysFromCivil(-1, 12, 31), -719163 - 366);  // year 0 is a leap year
+}
+
+TEST(WriteRfc3339Micros, MatchesFormatRfc3339Micros) {
+  std::mt19937_64 rng(7);
+  std::vector<TimestampUs> values = {0, -1, 1, 253402300799999999, -62135596800000000,
+                                     std::numeric_limits<TimestampUs>::max(),
+                                     std::numeric_limits<TimestampUs>::min()};
+  for (int i = 0; i < 1000; ++i) values.push_back(static_cast<TimestampUs>(rng()));
+  for (const TimestampUs us : values) {
+    char buf[kMaxRfc3339Bytes];
+    const char* end = WriteRfc3339Micros(us, buf);
+    EXPECT_EQ(std::string(static_cast<const char*>(buf), end), FormatRfc3339Micros(us)) << us;
+  }
 }
 
 }  // namespace
