@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "domain/event_decoder.h"
 #include "domain/event_id.h"
 
 namespace annals {
@@ -162,8 +163,11 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
     std::vector<KeyResolution> resolution(sub.drafts.size());
     std::map<std::pair<std::string, std::string>, size_t> first_in_submission;
     for (size_t i = 0; i < sub.drafts.size() && out.status.ok(); ++i) {
+      if (sub.drafts[i].idempotency_key.empty()) continue;
+      // Drafts are decoded without a content hash unless they carried a key; a key may have
+      // been added since (a header, a source position).
+      if (sub.drafts[i].content_hash.empty()) ComputeContentHash(&sub.drafts[i]);
       const EventDraft& d = sub.drafts[i];
-      if (d.idempotency_key.empty()) continue;
       auto k = std::make_pair(d.fields.organization_id, d.idempotency_key);
       auto conflict = [&] {
         out.status = Status::Conflict(

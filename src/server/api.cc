@@ -173,7 +173,10 @@ void Api::PostEvents(const Principal& who, HttpRequest&& req, Responder respond)
           "the Idempotency-Key header and the event's idempotency_key differ", "invalid_request",
           {{"/idempotency_key", "differs from the Idempotency-Key header"}})));
     }
-    key = *header_key;
+    if (key.empty()) {
+      key = *header_key;
+      ComputeContentHash(&decoded->drafts[0]);
+    }
   }
 
   ingestor_->Submit(std::move(decoded->drafts),
