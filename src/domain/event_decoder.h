@@ -66,8 +66,9 @@ struct DecodedBatch {
 // drafts have an empty content_hash; whoever gives such a draft an idempotency key later
 // must call ComputeContentHash.
 //
-// The body is parsed once into a compact per-thread tape (domain/json_tape.h) and each event
-// is validated and written in canonical form from it, without building a boost::json tree.
+// The body is read once into a compact per-thread tape (domain/json_tape.h), one event at a
+// time for the usual batch shapes, and each event is validated and written in canonical
+// form from it, without building a boost::json tree.
 Result<DecodedBatch> DecodeEventsBody(std::string_view body, BodyFormat format,
                                       const EventLimits& event_limits,
                                       const RequestLimits& request_limits,

@@ -1167,6 +1167,11 @@ uint32_t FromBoost(const boost::json::value& value, JsonNodes* nodes) {
   return node.height;
 }
 
+// Larger texts go to simdjson, which rejects them (string lengths and node counts in the
+// tape are 32-bit).
+constexpr size_t kFastReaderMaxBytes = simdjson::SIMDJSON_MAXSIZE_BYTES;
+static_assert(kFastReaderMaxBytes <= UINT32_MAX);
+
 // A reused JsonDocument keeps room for this many nodes (6 MiB).
 constexpr size_t kKeepNodes = size_t{1} << 18;
 
@@ -1244,7 +1249,8 @@ Status JsonDocument::Parse(std::string_view text, size_t max_depth) {
 
   try {
     nodes_.reserve(std::min(text.size() / 4 + 16, kKeepNodes));
-    if (FastTapeReader(text, max_depth, &nodes_, &im.unescaped).Read()) {
+    if (text.size() <= kFastReaderMaxBytes &&
+        FastTapeReader(text, max_depth, &nodes_, &im.unescaped).Read()) {
       return Status::Ok();
     }
     nodes_.clear();
@@ -1310,8 +1316,9 @@ bool JsonDocument::ReadElements(std::string_view text, size_t max_depth, bool wr
                                 ElementSink sink, void* context) {
   nodes_.clear();
   if (max_depth > kMaxSupportedJsonDepth) max_depth = kMaxSupportedJsonDepth;
-  const bool ok =
-      FastTapeReader(text, max_depth, &nodes_, &impl_->unescaped).ReadElements(wrapped, sink, context);
+  if (text.size() > kFastReaderMaxBytes) return false;
+  const bool ok = FastTapeReader(text, max_depth, &nodes_, &impl_->unescaped)
+                      .ReadElements(wrapped, sink, context);
   nodes_.clear();
   return ok;
 }

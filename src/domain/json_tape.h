@@ -1,7 +1,7 @@
 // A compact, read-only JSON document ("tape") for the ingest hot path: one flat array of
 // nodes in document order, with strings as views into memory owned elsewhere. The strict
-// parser (JsonDocument::Parse) fills it in a single pass over simdjson's On-Demand API with
-// exactly the rules and error reports of ParseStrictJson (domain/json.h); the event decoder
+// parser (JsonDocument::Parse) fills it in a single pass, with exactly the rules and error
+// reports of ParseStrictJson (domain/json.h), which is built on it; the event decoder
 // validates and canonicalizes events from it without building a boost::json tree.
 // Not synchronized: a JsonDocument belongs to one thread at a time.
 #pragma once
