@@ -175,7 +175,7 @@ void Api::PostEvents(const Principal& who, HttpRequest&& req, Responder respond)
     }
     if (key.empty()) {
       key = *header_key;
-      ComputeContentHash(&decoded->drafts[0]);
+      if (decoded->drafts[0].content_hash.empty()) ComputeContentHash(&decoded->drafts[0]);
     }
   }
 
