@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang 14 (ASan + UBSan) into build-fuzz/ and, with
+# FUZZ_SECONDS set, runs each on a scratch copy of its committed corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build-fuzz
+mkdir -p "$out"
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I include -I src \
+  fuzz/event_decoder_fuzz.cc src/domain/json.cc src/domain/canonical_json.cc \
+  src/domain/time.cc src/domain/ids.cc src/domain/event_decoder.cc \
+  src/common/sha256.cc src/common/status.cc \
+  -lsimdjson -lboost_json -lcrypto -o "$out/event_decoder_fuzz"
+echo "built $out/event_decoder_fuzz"
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  work=$(mktemp -d)
+  cp fuzz/corpus/event_decoder/* "$work/"
+  "$out/event_decoder_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=16384 "$work"
+fi
