@@ -3,7 +3,9 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "harness.h"
 
@@ -408,6 +410,60 @@ TEST_F(ApiTest, GeneratedAdminKeyIsWrittenOnce) {
   EXPECT_EQ(s.StderrText().find(key), std::string::npos);
   HttpClient c2(s.url(), key);
   EXPECT_EQ(c2.Send("GET", "/v1/events?organization_id=o")->status, 200);
+}
+
+}  // namespace
+}  // namespace annals::testing
+
+namespace annals::testing {
+namespace {
+
+TEST(OverloadTest, FullQueueAnswers503WithRetryAfterAndLosesNothingAcknowledged) {
+  TempDir dir;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(dir.path(), {},
+                           {{"ANNALS_ADMIN_KEY", kAdminKey}, {"ANNALS_INGEST_MAX_QUEUED_EVENTS", "1"}}))
+      << server.StderrText();
+  std::atomic<int> acked{0}, refused{0}, retry_after{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient http(server.url(), kAdminKey);
+      for (int i = 0; i < 40; ++i) {
+        std::string body = "[";
+        for (int k = 0; k < 20; ++k) {
+          body += (k ? "," : "") + EventJson("org_o", "a.b", "2026-01-01T00:00:00Z", "u",
+                                             {{"t", std::to_string(c * 1000 + i * 20 + k)}});
+        }
+        body += "]";
+        auto r = http.Send("POST", "/v1/events", body, "application/json");
+        ASSERT_TRUE(r.ok());
+        if (r->status == 201) {
+          acked += 20;
+        } else {
+          EXPECT_EQ(r->status, 503) << r->body;
+          ++refused;
+          if (!r->Header("retry-after").empty()) ++retry_after;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_GT(refused.load(), 0);
+  EXPECT_EQ(retry_after.load(), refused.load());
+  HttpClient http(server.url(), kAdminKey);
+  size_t stored = 0;
+  std::string after;
+  for (;;) {
+    auto r = http.Send("GET", "/v1/events?organization_id=org_o&limit=1000" +
+                                  (after.empty() ? "" : "&after=" + after));
+    ASSERT_TRUE(r.ok());
+    boost::json::value v = boost::json::parse(r->body);
+    stored += v.at("data").as_array().size();
+    if (!v.at("list_metadata").at("after").is_string()) break;
+    after = std::string(v.at("list_metadata").at("after").as_string());
+  }
+  EXPECT_EQ(stored, static_cast<size_t>(acked.load()));
 }
 
 }  // namespace
