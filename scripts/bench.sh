@@ -245,6 +245,7 @@ if want micro; then
 fi
 
 # --- report --------------------------------------------------------------------------------------
+machine_info+=$'\n'"- Load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 report="$run_dir/report.md"
 {
   echo "## annals benchmarks — $(date -u +%Y-%m-%dT%H:%MZ)"
