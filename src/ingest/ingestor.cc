@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "domain/event_decoder.h"
-#include "domain/event_id.h"
 
 namespace annals {
 
@@ -241,7 +240,7 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
       rec.position = ++last_position_;
       rec.seq = ++seq_it->second;
       rec.received_at = now;
-      rec.id = MakeEventId(now, rec.position, static_cast<uint16_t>(salt_rng_()));
+      rec.id = ids_.NextEventId(now);
       rec.json = RenderCanonicalEvent(d, rec.id, rec.seq, rec.received_at);
       rec.fields = std::move(d.fields);
 

@@ -29,7 +29,7 @@
 #include "annals/options.h"
 #include "annals/status.h"
 #include "annals/store.h"
-#include <random>
+#include "domain/ids.h"
 
 namespace annals {
 
@@ -109,7 +109,7 @@ class Ingestor {
   Status failure_;                // guarded by mu_; sticky
 
   // Writer-thread state.
-  std::mt19937 salt_rng_{std::random_device{}()};  // the 16 random bits of event ids
+  IdGenerator ids_;
   uint64_t last_position_ = 0;
   TimestampUs last_received_at_ = 0;
   std::unordered_map<std::string, uint64_t> last_seq_;  // per organization, loaded lazily

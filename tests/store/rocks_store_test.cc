@@ -2,8 +2,6 @@
 
 #include "storage/rocksdb/rocks_store.h"
 
-#include "domain/event_id.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -114,7 +112,9 @@ class Writer {
     uint64_t& seq = seqs_[s.org];
     if (seq == 0) seq = store_->LastSeq(s.org).value();
     e.seq = ++seq;
-    e.id = MakeEventId(kT0, e.position, static_cast<uint16_t>(e.position * 7919));
+    char id[32];
+    snprintf(id, sizeof id, "evt_%026llu", static_cast<unsigned long long>(e.position));
+    e.id = id;
     e.received_at = kT0 + static_cast<TimestampUs>(e.position);
     std::string json = "{\"action\":" + JsonString(s.action) +
                        ",\"actor\":{\"id\":" + JsonString(s.actor_id) +

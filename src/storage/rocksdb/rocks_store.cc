@@ -1,7 +1,5 @@
 #include "storage/rocksdb/rocks_store.h"
 
-#include "domain/event_id.h"
-
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -38,6 +36,7 @@ namespace enc = storage;
 enum Cf : int {
   kDefault = 0,
   kEvents,       // u64 position -> event value
+  kEventIds,     // event id (raw bytes) -> u64 position
   kOrgSeq,       // str org | u64 seq -> u64 position
   kIdxTime,      // str org | ts occurred_at | u64 seq -> u64 position
   kIdxAction,    // str org | str action | ts | u64 seq -> u64 position
@@ -50,7 +49,7 @@ enum Cf : int {
 };
 
 constexpr const char* kCfNames[kCfCount] = {
-    "default",    "events",    "org_seq",     "idx_time",
+    "default",    "events",    "event_ids", "org_seq",     "idx_time",
     "idx_action", "idx_actor", "items",     "idempotency", "meta",
 };
 
@@ -1223,6 +1222,10 @@ Status RocksStore::Append(const AppendBatch& batch) {
     const std::string_view pos(position, sizeof(position));
     const std::string_view list(list_key, sizeof(list_key));
 
+    SortedEntries& ids = scratch.by_cf[kEventIds];
+    ids.Key().append(e.id);
+    ids.Add(pos);
+
     SortedEntries& org_seq = scratch.by_cf[kOrgSeq];
     org_seq.Key().append(org_key);
     enc::AppendU64(&org_seq.Key(), e.seq);
@@ -1298,7 +1301,7 @@ Status RocksStore::Append(const AppendBatch& batch) {
     s = wb.Put(cf(kEvents), rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value_parts, 2));
     if (!s.ok()) return FromRocks(s, "cannot build the append batch");
   }
-  for (int i = kOrgSeq; i < kMeta; ++i) {
+  for (int i = kEventIds; i < kMeta; ++i) {
     s = scratch.by_cf[i].SortInto(&wb, cf(i));
     if (!s.ok()) return FromRocks(s, "cannot build the append batch");
   }
@@ -1408,12 +1411,13 @@ Result<std::optional<EventRecord>> RocksStore::GetEventByPosition(uint64_t posit
 }
 
 Result<std::optional<EventRecord>> RocksStore::GetEvent(const std::string& id) {
-  // An event id names its position (domain/event_id.h); the stored id must match in full.
-  std::optional<uint64_t> position = EventIdPosition(id);
-  if (!position) return std::optional<EventRecord>();
-  Result<std::optional<EventRecord>> event = GetEventByPosition(*position);
-  if (!event.ok() || !event->has_value() || (*event)->id == id) return event;
-  return std::optional<EventRecord>();
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEventIds), id, &value);
+  if (s.IsNotFound()) return std::optional<EventRecord>();
+  if (!s.ok()) return FromRocks(s, "cannot read an event id");
+  uint64_t position = 0;
+  if (!enc::DecodeU64(value, &position)) return Corruption("a malformed event id entry");
+  return GetEventByPosition(position);
 }
 
 Result<std::optional<EventRecord>> RocksStore::GetEventBySeq(const std::string& organization_id,
