@@ -206,7 +206,7 @@ constexpr size_t kActionCount = sizeof(kActions) / sizeof(kActions[0]);
 
 const char* const kFirstNames[] = {"Ada",    "Grace",  "Alan",   "Linus", "Margaret", "Ken",
                                    "Barbara", "Dennis", "Frances", "Edsger", "Radia",   "Leslie",
-                                   "Hedy",   "Claude", "Katherine", "Tim",  "Joan",    "Donald"};
+                                   "Hedy",   "Niklaus", "Katherine", "Tim",  "Joan",    "Donald"};
 const char* const kLastNames[] = {"Lovelace", "Hopper",   "Turing",  "Torvalds", "Hamilton",
                                   "Thompson", "Liskov",   "Ritchie", "Allen",    "Dijkstra",
                                   "Perlman",  "Lamport",  "Lamarr",  "Shannon",  "Johnson",
