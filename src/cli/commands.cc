@@ -126,6 +126,14 @@ long SendBatch(HttpClient& http, const Batch& batch, bool tty) {
   }
 }
 
+// True when `line` is a JSON object with a top-level member `name`. Lines that do not parse
+// are sent as they are, for the server to report.
+bool HasTopLevelMember(const std::string& line, const char* name) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(line, ec);
+  return ec || !v.is_object() || v.as_object().contains(name);
+}
+
 }  // namespace
 
 int RunIngest(const ClientArgs& client, const IngestArgs& args) {
@@ -186,8 +194,9 @@ int RunIngest(const ClientArgs& client, const IngestArgs& args) {
     read_bytes += line.size() + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (!args.org.empty() && line.find("\"organization_id\"") == std::string::npos) {
-      // Insert the organization into the object without reformatting the rest.
+    if (!args.org.empty() && !HasTopLevelMember(line, "organization_id")) {
+      // Insert the organization into the object without reformatting the rest (re-serializing
+      // could change numbers the server must see as sent).
       size_t brace = line.find('{');
       if (brace != std::string::npos) {
         std::string org_json = boost::json::serialize(boost::json::value(args.org));

@@ -150,8 +150,6 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
   };
   std::vector<Outcome> outcomes(group.size());
 
-  const uint64_t position_before = last_position_;
-  std::unordered_map<std::string, uint64_t> seq_before_group;
 
   for (size_t si = 0; si < group.size(); ++si) {
     Submission& sub = group[si];
@@ -234,7 +232,6 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
         }
         seq_it = last_seq_.emplace(d.fields.organization_id, *last).first;
       }
-      seq_before_group.try_emplace(seq_it->first, seq_it->second);
 
       EventRecord rec;
       rec.position = ++last_position_;
@@ -276,10 +273,8 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
   }
 
   if (!write_status.ok()) {
-    // Nothing of this group is durable. Roll back the in-memory sequences so that
-    // Health() is the only state that matters, then fail everyone.
-    last_position_ = position_before;
-    for (const auto& [org, seq] : seq_before_group) last_seq_[org] = seq;
+    // Nothing of this group is durable. The ingestor is failed for good (its in-memory
+    // sequences are no longer trusted), so everyone waiting or queued is refused.
     Status failure = Status::Unavailable(
         "annals could not write to its store (" + write_status.message() +
             "); writes are refused until the server is restarted",

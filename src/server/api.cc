@@ -32,15 +32,8 @@ HttpResponse MethodNotAllowed(const std::string& allow) {
 }
 
 HttpResponse NotFoundRoute(const HttpRequest& req) {
-  return ErrorResponse(Status::NotFound("no such endpoint: " + req.method + " /" +
-                                        [&] {
-                                          std::string p;
-                                          for (size_t i = 0; i < req.segments.size(); ++i) {
-                                            if (i) p += '/';
-                                            p += req.segments[i];
-                                          }
-                                          return p;
-                                        }()));
+  const std::string path = req.target.substr(0, req.target.find('?'));
+  return ErrorResponse(Status::NotFound("no such endpoint: " + req.method + " " + path));
 }
 
 std::string MediaType(const HttpRequest& req) {
@@ -141,13 +134,6 @@ void Api::PostEvents(const Principal& who, HttpRequest&& req, Responder respond)
         "Content-Type must be application/json or application/x-ndjson, got '" +
             (media.empty() ? std::string("none") : media) + "'")));
   }
-  if (req.body.size() > options_.request_limits.max_request_bytes) {
-    return respond(ErrorResponse(Status(Code::kTooLarge, "request_too_large",
-                                        "the request body exceeds the limit of " +
-                                            std::to_string(options_.request_limits.max_request_bytes) +
-                                            " bytes")));
-  }
-
   DecodeContext ctx;
   ctx.implied_organization_id = who.organization_id;
   ctx.now = clock_->NowMicros();

@@ -14,7 +14,7 @@ namespace {
 struct Key {
   std::string section;
   std::string name;
-  std::string kind;  // "string", "int", "bool", "duration", "bytes"
+  std::string kind;  // "string", "int", "bool", "duration"
   std::function<Status(Config&, const std::string&)> apply;
 };
 
@@ -193,7 +193,7 @@ bool TomlToText(const toml::node& node, const std::string& kind, std::string* ou
     }
     return false;
   }
-  if (kind == "int" || kind == "bytes") {
+  if (kind == "int") {
     if (auto i = node.as_integer()) {
       if (i->get() < 0) return false;
       *out = std::to_string(i->get());

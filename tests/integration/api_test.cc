@@ -110,6 +110,11 @@ TEST_F(ApiTest, PostThenGetRoundTripsTheCanonicalEvent) {
   EXPECT_EQ(g.body.rfind("{\"action\":\"finding.updated\",\"actor\":", 0), 0u) << g.body;
   EXPECT_NE(g.body.find("\"n\":1.5,"), std::string::npos);
   EXPECT_EQ(g.body.find("\": "), std::string::npos);
+  std::vector<std::string> keys;
+  for (const auto& kv : ev.as_object()) keys.emplace_back(kv.key());  // in document order
+  EXPECT_EQ(keys, (std::vector<std::string>{"action", "actor", "changes", "context", "id",
+                                            "metadata", "occurred_at", "organization_id",
+                                            "received_at", "seq", "source", "targets"}));
   EXPECT_EQ(g.Header("content-type"), "application/json");
 
   // The same bytes every time.

@@ -21,8 +21,12 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, IngestThenEvents) {
   std::string nd;
   for (int i = 0; i < 2500; ++i) {
+    // Some lines without an organization mention "organization_id" inside a value; --org
+    // must still be applied to them.
+    const std::string extra = i % 10 == 0 ? R"("metadata":{"note":"no \"organization_id\" here"})" : "";
     nd += EventJson(i % 2 ? "org_cli" : "", i % 3 ? "doc.edited" : "doc.created",
-                    "2026-02-01T00:00:00Z", "u" + std::to_string(i % 4), {{"doc", std::to_string(i)}}) +
+                    "2026-02-01T00:00:00Z", "u" + std::to_string(i % 4), {{"doc", std::to_string(i)}},
+                    extra) +
           "\n";
     if (i == 10) nd += "\n";  // blank lines are skipped
   }
