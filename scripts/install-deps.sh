@@ -9,7 +9,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libcurl4-openssl-dev libsimdjson-dev librocksdb-dev libsqlite3-dev sqlite3
   libpq-dev libsodium-dev zlib1g-dev libzstd-dev libsnappy-dev liblz4-dev libbz2-dev
-  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   clang libclang-rt-14-dev postgresql-15 postgresql-contrib curl procps
 )

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "annals/event.h"
@@ -116,6 +117,10 @@ class Store {
   // Small durable metadata (organizations, keys, settings), by name. Writes are synced.
   virtual Result<std::optional<std::string>> GetMeta(const std::string& name) = 0;
   virtual Status PutMeta(const std::string& name, const std::string& value) = 0;
+  // Metadata entries whose names start with `prefix`, in byte order of name, starting
+  // strictly after `start_after` when it is not empty, at most `limit` (0: no limit).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
+      const std::string& prefix, const std::string& start_after, size_t limit) = 0;
 
   // Approximate bytes the store occupies on disk.
   virtual Result<uint64_t> ApproximateSizeBytes() = 0;

@@ -759,7 +759,9 @@ Result<DecodedBatch> DecodeJsonBody(std::string_view body, const EventLimits& li
     };
     if (doc->ReadElements(body, parse_depth, wrapped, on_event, &sink)) {
       if (sink.count == 0) return EmptyBatch("the batch contains no events");
-      return sink.decoder.Finish();
+      Result<DecodedBatch> out = sink.decoder.Finish();
+      if (out.ok()) out->path_base = std::string(sink.prefix);
+      return out;
     }
   }
 
@@ -813,7 +815,9 @@ Result<DecodedBatch> DecodeJsonBody(std::string_view body, const EventLimits& li
   for (uint32_t i = 0; i < list->len; ++i, e = e->next()) {
     decoder.Decode(*e, EventPath{list_prefix, true, i});
   }
-  return decoder.Finish();
+  Result<DecodedBatch> out = decoder.Finish();
+  if (out.ok()) out->path_base = std::string(list_prefix);
+  return out;
 }
 
 Result<DecodedBatch> DecodeNdjsonBody(std::string_view body, const EventLimits& limits,

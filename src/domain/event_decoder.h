@@ -34,6 +34,9 @@ enum class BodyFormat { kJson, kNdjson };
 struct DecodedBatch {
   std::vector<EventDraft> drafts;  // in body order
   bool single = false;             // the body was one event object (not a batch of one)
+  // Prefix of the per-event error paths of a batch: "/events" for {"events": [...]}, ""
+  // for bare arrays and NDJSON (so event i is at path_base + "/" + i).
+  std::string path_base;
 };
 
 // Decodes a POST /v1/events body: one event object, {"events": [...]}, a bare JSON array of

@@ -1,6 +1,7 @@
 #include "ingest/ingestor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <map>
 #include <utility>
@@ -58,6 +59,10 @@ void Ingestor::AddCommitObserver(CommitObserver observer) {
   observers_.push_back(std::move(observer));
 }
 
+void Ingestor::AddGroupObserver(GroupObserver observer) {
+  group_observers_.push_back(std::move(observer));
+}
+
 Status Ingestor::Health() const {
   std::lock_guard<std::mutex> lock(mu_);
   return failure_;
@@ -73,7 +78,7 @@ IngestStats Ingestor::Stats() const {
   return s;
 }
 
-void Ingestor::Submit(std::vector<EventDraft> drafts, AckCallback done) {
+void Ingestor::Submit(std::vector<EventDraft> drafts, AckCallback done, SubmitPriority priority) {
   if (drafts.empty()) {
     done(std::vector<Ack>{});
     return;
@@ -86,7 +91,7 @@ void Ingestor::Submit(std::vector<EventDraft> drafts, AckCallback done) {
     } else if (stopping_) {
       refusal = Status::Unavailable("annals is shutting down; retry against another node or later",
                                     "shutting_down", 5);
-    } else if (queued_events_ > 0 &&
+    } else if (priority == SubmitPriority::kNormal && queued_events_ > 0 &&
                queued_events_ + drafts.size() > options_.max_queued_events) {
       rejected_overload_.fetch_add(1);
       refusal = Status::Unavailable("the ingest queue is full; retry after the indicated delay",
@@ -268,8 +273,12 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
   for (const Outcome& o : outcomes) {
     if (!o.status.ok() && o.status.code() != Code::kConflict) write_status = o.status;
   }
+  double append_seconds = 0;
   if (write_status.ok() && !batch.events.empty()) {
+    const auto started = std::chrono::steady_clock::now();
     write_status = store_->Append(batch);
+    append_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
 
   if (!write_status.ok()) {
@@ -306,6 +315,10 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
   }
   if (!batch.events.empty()) {
     for (const CommitObserver& obs : observers_) obs(batch.events);
+  }
+  if (!group_observers_.empty()) {
+    const CommitStats stats{batch.events.size(), group.size(), append_seconds};
+    for (const GroupObserver& obs : group_observers_) obs(stats);
   }
 }
 

@@ -45,9 +45,22 @@ struct Ack {
 
 using AckCallback = std::function<void(Result<std::vector<Ack>>)>;
 
+// kInternal submissions (annals' own meta-audit events: few and small) are exempt from the
+// queue bound, so that an ingest overload never loses the record of an administrative act.
+enum class SubmitPriority { kNormal, kInternal };
+
 // Observes committed groups (for metrics and live tail). Called on the writer thread after
 // the acks of the group were sent; must not block.
 using CommitObserver = std::function<void(const std::vector<EventRecord>& committed)>;
+
+// What one group commit did, for metrics. Called on the writer thread after the acks (and
+// for a group whose events were all idempotent duplicates too); must not block.
+struct CommitStats {
+  size_t events = 0;       // newly stored events
+  size_t submissions = 0;  // submissions answered by the group
+  double append_seconds = 0;  // time in Store::Append (the synced write)
+};
+using GroupObserver = std::function<void(const CommitStats& stats)>;
 
 struct IngestStats {
   uint64_t events_committed = 0;
@@ -70,7 +83,8 @@ class Ingestor {
   // draft in order once they are durable, or with an error (kUnavailable when the queue is
   // full, stopping, or the store failed; kConflict "idempotency_conflict" when a key was
   // reused with other content — then nothing of the submission is stored).
-  void Submit(std::vector<EventDraft> drafts, AckCallback done);
+  void Submit(std::vector<EventDraft> drafts, AckCallback done,
+              SubmitPriority priority = SubmitPriority::kNormal);
 
   // Blocking convenience for tools and tests.
   Result<std::vector<Ack>> SubmitAndWait(std::vector<EventDraft> drafts);
@@ -81,6 +95,8 @@ class Ingestor {
 
   // Adds an observer of committed events. Not thread-safe with Submit: call before use.
   void AddCommitObserver(CommitObserver observer);
+  // Adds an observer of group commit statistics. Same rules as AddCommitObserver.
+  void AddGroupObserver(GroupObserver observer);
 
   // Stops accepting submissions (they get kUnavailable "shutting_down"), finishes the
   // queued ones and joins the writer thread. Idempotent.
@@ -114,6 +130,7 @@ class Ingestor {
   TimestampUs last_received_at_ = 0;
   std::unordered_map<std::string, uint64_t> last_seq_;  // per organization, loaded lazily
   std::vector<CommitObserver> observers_;
+  std::vector<GroupObserver> group_observers_;
 
   std::atomic<uint64_t> events_committed_{0};
   std::atomic<uint64_t> groups_committed_{0};

@@ -1,26 +1,46 @@
 #include "server/api.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <utility>
 
 #include "common/sha256.h"
 #include "domain/canonical_json.h"
-#include "domain/event_decoder.h"
-#include "http/error_mapping.h"
-#include "query/event_query.h"
+#include "server/api_internal.h"
+#include "server/metrics.h"
+#include "server/openapi.h"
 
 namespace annals {
 
 namespace {
 
-HttpResponse JsonResponse(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
+std::vector<std::string> SplitPattern(const std::string& pattern) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= pattern.size()) {
+    size_t end = pattern.find('/', start);
+    if (end == std::string::npos) end = pattern.size();
+    out.push_back(pattern.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool Matches(const Api::Route& r, const std::vector<std::string>& segments,
+             std::vector<std::string>* params) {
+  if (r.segments.size() != segments.size()) return false;
+  params->clear();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& p = r.segments[i];
+    if (!p.empty() && p.front() == '{') {
+      if (segments[i].empty()) return false;
+      params->push_back(segments[i]);
+    } else if (p != segments[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 HttpResponse MethodNotAllowed(const std::string& allow) {
@@ -31,36 +51,7 @@ HttpResponse MethodNotAllowed(const std::string& allow) {
   return r;
 }
 
-HttpResponse NotFoundRoute(const HttpRequest& req) {
-  const std::string path = req.target.substr(0, req.target.find('?'));
-  return ErrorResponse(Status::NotFound("no such endpoint: " + req.method + " " + path));
-}
-
-std::string MediaType(const HttpRequest& req) {
-  std::string ct = req.Header("content-type").value_or("");
-  std::string media = ct.substr(0, ct.find(';'));
-  while (!media.empty() && std::isspace(static_cast<unsigned char>(media.back()))) media.pop_back();
-  std::transform(media.begin(), media.end(), media.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return media;
-}
-
-bool ValidIdempotencyKey(const std::string& key) {
-  if (key.empty() || key.size() > 256) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-}
-
-}  // namespace
-
-Api::Api(ApiOptions options, Store* store, Ingestor* ingestor, const Clock* clock,
-         std::shared_ptr<Logger> logger)
-    : options_(std::move(options)),
-      store_(store),
-      ingestor_(ingestor),
-      clock_(clock),
-      logger_(std::move(logger)) {}
-
-Result<Api::Principal> Api::Authenticate(const HttpRequest& request) const {
+Result<std::string> BearerToken(const HttpRequest& request) {
   std::optional<std::string> auth = request.Header("authorization");
   if (!auth) {
     return Status::Unauthenticated("an API key is required: send Authorization: Bearer <key>");
@@ -73,155 +64,287 @@ Result<Api::Principal> Api::Authenticate(const HttpRequest& request) const {
   }
   std::string key = auth->substr(kBearer.size());
   while (!key.empty() && key.front() == ' ') key.erase(key.begin());
-  const std::string digest = Sha256(key);
-  for (const std::string& h : options_.admin_key_hashes) {
-    if (h.size() == digest.size() && CRYPTO_memcmp(h.data(), digest.data(), h.size()) == 0) {
-      return Principal{"admin", ""};
-    }
-  }
-  return Status::Unauthenticated("the API key is not valid");
+  while (!key.empty() && key.back() == ' ') key.pop_back();
+  if (key.empty()) return Status::Unauthenticated("the Authorization header carries no key");
+  return key;
 }
 
-void Api::Handle(HttpRequest&& req, Responder respond) {
-  const auto& seg = req.segments;
-  if (seg.size() == 1 && (seg[0] == "healthz" || seg[0] == "readyz")) {
-    if (req.method != "GET" && req.method != "HEAD") return respond(MethodNotAllowed("GET, HEAD"));
-    if (seg[0] == "healthz") return respond(JsonResponse(200, "{\"status\":\"ok\"}"));
-    return respond(Ready());
+const char* ScopeName(uint8_t scope) {
+  switch (scope) {
+    case kScopeEventsWrite: return "events:write";
+    case kScopeEventsRead: return "events:read";
+    case kScopeAdmin: return "admin";
+    default: return "?";
   }
-
-  Result<Principal> who = Authenticate(req);
-  if (!who.ok()) return respond(ErrorResponse(who.status()));
-
-  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "events") {
-    if (seg.size() == 2) {
-      if (req.method == "POST") return PostEvents(*who, std::move(req), std::move(respond));
-      if (req.method == "GET") return respond(ListEvents(*who, req));
-      return respond(MethodNotAllowed("GET, POST"));
-    }
-    if (seg.size() == 3) {
-      if (req.method != "GET") return respond(MethodNotAllowed("GET"));
-      return respond(GetEvent(*who, seg[2]));
-    }
-  }
-  respond(NotFoundRoute(req));
 }
 
-HttpResponse Api::Ready() const {
-  if (shutting_down_.load()) {
-    return ErrorResponse(Status::Unavailable("annals is shutting down", "shutting_down", 5));
-  }
-  Status health = ingestor_->Health();
-  if (!health.ok()) return ErrorResponse(health);
-  return JsonResponse(200, "{\"status\":\"ready\"}");
+}  // namespace
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
 }
 
-void Api::PostEvents(const Principal& who, HttpRequest&& req, Responder respond) {
-  if (shutting_down_.load()) {
-    return respond(
-        ErrorResponse(Status::Unavailable("annals is shutting down", "shutting_down", 5)));
-  }
-  const std::string media = MediaType(req);
-  BodyFormat format;
-  if (media == "application/json") {
-    format = BodyFormat::kJson;
-  } else if (media == "application/x-ndjson" || media == "application/ndjson" ||
-             media == "application/jsonl") {
-    format = BodyFormat::kNdjson;
-  } else {
-    return respond(ErrorResponse(Status(
-        Code::kUnsupportedMedia, "unsupported_media_type",
-        "Content-Type must be application/json or application/x-ndjson, got '" +
-            (media.empty() ? std::string("none") : media) + "'")));
-  }
-  DecodeContext ctx;
-  ctx.implied_organization_id = who.organization_id;
-  ctx.now = clock_->NowMicros();
-  Result<DecodedBatch> decoded = DecodeEventsBody(req.body, format, options_.event_limits,
-                                                  options_.request_limits, ctx);
-  if (!decoded.ok()) return respond(ErrorResponse(decoded.status()));
+std::string EncodeIdCursor(const std::string& id) { return Base64UrlEncode("id:" + id); }
 
-  if (std::optional<std::string> header_key = req.Header("idempotency-key")) {
-    if (!ValidIdempotencyKey(*header_key)) {
-      return respond(ErrorResponse(Status::InvalidArgument(
-          "the Idempotency-Key header must be 1 to 256 printable ASCII characters",
-          "invalid_request", {{"/headers/idempotency-key", "invalid idempotency key"}})));
-    }
-    if (!decoded->single) {
-      return respond(ErrorResponse(Status::InvalidArgument(
-          "the Idempotency-Key header applies to single events; give each event of a batch its "
-          "own idempotency_key",
-          "invalid_request", {{"/headers/idempotency-key", "not allowed with a batch"}})));
-    }
-    std::string& key = decoded->drafts[0].idempotency_key;
-    if (!key.empty() && key != *header_key) {
-      return respond(ErrorResponse(Status::InvalidArgument(
-          "the Idempotency-Key header and the event's idempotency_key differ", "invalid_request",
-          {{"/idempotency_key", "differs from the Idempotency-Key header"}})));
-    }
-    if (key.empty()) {
-      key = *header_key;
-      if (decoded->drafts[0].content_hash.empty()) ComputeContentHash(&decoded->drafts[0]);
+Result<IdPageQuery> ParseIdPageQuery(const HttpRequest& req,
+                                     const std::vector<std::string>& extra) {
+  IdPageQuery q;
+  q.extra.resize(extra.size());
+  std::vector<ErrorDetail> errors;
+  for (const auto& [name, value] : req.query) {
+    const std::string path = "/query/" + name;
+    if (name == "limit") {
+      size_t n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 1000) {
+        errors.push_back({path, "limit must be an integer from 1 to 1000"});
+      }
+      q.limit = n;
+    } else if (name == "after" || name == "before") {
+      std::optional<std::string> raw = Base64UrlDecode(value);
+      if (!raw || raw->size() <= 3 || raw->compare(0, 3, "id:") != 0) {
+        return Status::InvalidArgument("the " + name + " cursor is malformed", "invalid_cursor",
+                                       {{path, "malformed cursor"}});
+      }
+      (name == "after" ? q.after_id : q.before_id) = raw->substr(3);
+    } else {
+      auto it = std::find(extra.begin(), extra.end(), name);
+      if (it == extra.end()) {
+        errors.push_back({path, "unknown query parameter '" + name + "'"});
+      } else if (q.extra[it - extra.begin()]) {
+        errors.push_back({path, name + " may be given only once"});
+      } else {
+        q.extra[it - extra.begin()] = value;
+      }
     }
   }
-
-  ingestor_->Submit(std::move(decoded->drafts),
-                    [respond = std::move(respond)](Result<std::vector<Ack>> acks) {
-                      if (!acks.ok()) return respond(ErrorResponse(acks.status()));
-                      std::string body = "{\"data\":[";
-                      bool first = true;
-                      for (const Ack& a : *acks) {
-                        if (!first) body += ',';
-                        first = false;
-                        body += "{\"id\":\"";
-                        body += a.id;
-                        body += "\",\"seq\":";
-                        body += std::to_string(a.seq);
-                        body += '}';
-                      }
-                      body += "]}";
-                      respond(JsonResponse(201, std::move(body)));
-                    });
+  if (!q.after_id.empty() && !q.before_id.empty()) {
+    errors.push_back({"/query/before", "give either after or before, not both"});
+  }
+  if (!errors.empty()) {
+    std::string msg = errors.size() == 1 ? errors[0].message
+                                         : std::to_string(errors.size()) +
+                                               " query parameters are invalid";
+    return Status::InvalidArgument(msg, "invalid_request", std::move(errors));
+  }
+  return q;
 }
 
-HttpResponse Api::ListEvents(const Principal& who, const HttpRequest& req) {
-  Result<ListRequest> list = ParseListQuery(req.query, who.organization_id);
-  if (!list.ok()) return ErrorResponse(list.status());
-  Result<ListPage> page = annals::ListEvents(store_, *list);
-  if (!page.ok()) return ErrorResponse(page.status());
-  std::string body;
-  size_t bytes = 64;
-  for (const EventRecord& e : page->data) bytes += e.json.size() + 1;
-  body.reserve(bytes);
-  body += "{\"data\":[";
-  for (size_t i = 0; i < page->data.size(); ++i) {
+std::string IdPageJson(const std::vector<std::string>& items_json,
+                       const std::vector<std::string>& ids, bool more_before, bool more_after) {
+  std::string body = "{\"data\":[";
+  for (size_t i = 0; i < items_json.size(); ++i) {
     if (i) body += ',';
-    body += page->data[i].json;
+    body += items_json[i];
   }
   body += "],\"list_metadata\":{\"before\":";
-  if (page->before) {
-    AppendJsonString(*page->before, &body);
+  if (more_before && !ids.empty()) {
+    AppendJsonString(EncodeIdCursor(ids.front()), &body);
   } else {
     body += "null";
   }
   body += ",\"after\":";
-  if (page->after) {
-    AppendJsonString(*page->after, &body);
+  if (more_after && !ids.empty()) {
+    AppendJsonString(EncodeIdCursor(ids.back()), &body);
   } else {
     body += "null";
   }
   body += "}}";
-  return JsonResponse(200, std::move(body));
+  return body;
 }
 
-HttpResponse Api::GetEvent(const Principal& who, const std::string& id) {
-  Result<std::optional<EventRecord>> ev = store_->GetEvent(id);
-  if (!ev.ok()) return ErrorResponse(ev.status());
-  if (!ev->has_value() ||
-      (!who.organization_id.empty() && (*ev)->fields.organization_id != who.organization_id)) {
-    return ErrorResponse(Status::NotFound("no event with id '" + id + "'", "event_not_found"));
+Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_(std::move(deps)) {
+  auto add = [](std::vector<Route>* to, std::string method, std::string pattern, uint8_t scope,
+                bool authenticated, void (Api::*handler)(Call&)) {
+    Route r;
+    r.method = std::move(method);
+    r.segments = SplitPattern(pattern);
+    r.pattern = std::move(pattern);
+    r.scope = scope;
+    r.authenticated = authenticated;
+    r.handler = handler;
+    to->push_back(std::move(r));
+  };
+  for (std::vector<Route>* to : {&routes_, &ops_routes_}) {
+    add(to, "GET", "/healthz", 0, false, &Api::Health);
+    add(to, "GET", "/readyz", 0, false, &Api::Ready);
+    if (deps_.metrics != nullptr) add(to, "GET", "/metrics", 0, false, &Api::MetricsText);
   }
-  return JsonResponse(200, std::move((*ev)->json));
+  add(&routes_, "GET", "/v1/openapi.json", 0, true, &Api::OpenApi);
+  add(&routes_, "POST", "/v1/events", kScopeEventsWrite, true, &Api::PostEvents);
+  add(&routes_, "GET", "/v1/events", kScopeEventsRead, true, &Api::ListEvents);
+  if (deps_.tail != nullptr) {
+    add(&routes_, "GET", "/v1/events/stream", kScopeEventsRead, true, &Api::StreamEvents);
+  }
+  add(&routes_, "GET", "/v1/events/{id}", kScopeEventsRead, true, &Api::GetEvent);
+  add(&routes_, "POST", "/v1/orgs", kScopeAdmin, true, &Api::CreateOrg);
+  add(&routes_, "GET", "/v1/orgs", kScopeAdmin, true, &Api::ListOrgs);
+  add(&routes_, "GET", "/v1/orgs/{id}", kScopeAdmin, true, &Api::GetOrg);
+  add(&routes_, "PATCH", "/v1/orgs/{id}", kScopeAdmin, true, &Api::PatchOrg);
+  add(&routes_, "POST", "/v1/api-keys", kScopeAdmin, true, &Api::CreateKey);
+  add(&routes_, "GET", "/v1/api-keys", kScopeAdmin, true, &Api::ListKeys);
+  add(&routes_, "GET", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::GetKey);
+  add(&routes_, "DELETE", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::RevokeKey);
+}
+
+Api::~Api() = default;
+
+std::vector<RouteInfo> Api::Routes() const {
+  std::vector<RouteInfo> out;
+  for (const Route& r : routes_) out.push_back({r.method, r.pattern, r.authenticated});
+  return out;
+}
+
+void Api::Handle(HttpRequest&& request, Responder respond) {
+  Dispatch(routes_, std::move(request), std::move(respond));
+}
+
+void Api::HandleOps(HttpRequest&& request, Responder respond) {
+  Dispatch(ops_routes_, std::move(request), std::move(respond));
+}
+
+void Api::Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Responder respond) {
+  // Literal segments win over placeholders ("/v1/events/stream" over "/v1/events/{id}"):
+  // routes are listed with literals first.
+  std::vector<std::string> params;
+  const Route* path_match = nullptr;
+  const Route* match = nullptr;
+  std::string allow;
+  const bool head = request.method == "HEAD";
+  for (const Route& r : routes) {
+    if (!Matches(r, request.segments, &params)) continue;
+    if (path_match != nullptr && path_match->segments != r.segments) continue;
+    path_match = &r;
+    if (!allow.empty()) allow += ", ";
+    allow += r.method;
+    if (r.method == request.method || (head && r.method == "GET" && !r.authenticated)) {
+      match = &r;
+      break;
+    }
+  }
+  if (match != nullptr) Matches(*match, request.segments, &params);
+
+  std::string route_label = match != nullptr ? match->pattern : "unmatched";
+  if (deps_.metrics != nullptr) {
+    respond = [respond = std::move(respond), metrics = deps_.metrics, route_label,
+               method = request.method](HttpResponse r) {
+      metrics->ObserveHttpRequest(method, route_label, r.status);
+      respond(std::move(r));
+    };
+  }
+
+  auto call = std::make_shared<Call>();
+  if (path_match == nullptr || path_match->authenticated) {
+    Result<std::string> token = BearerToken(request);
+    if (!token.ok()) return respond(ErrorResponse(token.status()));
+    Result<Principal> who = deps_.keys->Authenticate(*token);
+    if (!who.ok()) return respond(ErrorResponse(who.status()));
+    call->who = std::move(who).value();
+  }
+  if (path_match == nullptr) {
+    const std::string path = request.target.substr(0, request.target.find('?'));
+    return respond(ErrorResponse(
+        Status::NotFound("no such endpoint: " + request.method + " " + path)));
+  }
+  if (match == nullptr) return respond(MethodNotAllowed(allow));
+  if (match->authenticated) {
+    if (match->scope != 0 && !call->who.Has(static_cast<Scope>(match->scope))) {
+      return respond(ErrorResponse(Status(
+          Code::kPermissionDenied, "insufficient_scope",
+          std::string("this API key lacks the '") + ScopeName(match->scope) +
+              "' scope needed for " + match->method + " " + match->pattern)));
+    }
+    if (deps_.rate_limiter != nullptr) {
+      Status limited = deps_.rate_limiter->Acquire(call->who.key_id);
+      if (!limited.ok()) return respond(ErrorResponse(limited));
+    }
+  }
+  call->req = std::move(request);
+  call->respond = std::move(respond);
+  call->params = std::move(params);
+  (this->*(match->handler))(*call);
+}
+
+void Api::Health(Call& c) { c.respond(JsonResponse(200, "{\"status\":\"ok\"}")); }
+
+void Api::Ready(Call& c) {
+  if (shutting_down_.load()) {
+    return c.respond(
+        ErrorResponse(Status::Unavailable("annals is shutting down", "shutting_down", 5)));
+  }
+  Status health = deps_.ingestor->Health();
+  if (!health.ok()) return c.respond(ErrorResponse(health));
+  c.respond(JsonResponse(200, "{\"status\":\"ready\"}"));
+}
+
+void Api::OpenApi(Call& c) { c.respond(JsonResponse(200, std::string(OpenApiDocument()))); }
+
+void Api::StreamEvents(Call& c) {
+  c.respond(ErrorResponse(Status::NotFound("live tail is not enabled on this server")));
+}
+
+void Api::MetricsText(Call& c) {
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = deps_.metrics->Render();
+  c.respond(std::move(r));
+}
+
+MetaAuditEntry Api::AuditEntry(const Call& c, std::string organization_id,
+                               std::string action) const {
+  MetaAuditEntry e;
+  e.organization_id = std::move(organization_id);
+  e.action = std::move(action);
+  e.actor = c.who;
+  e.remote_address = c.req.remote_address;
+  e.user_agent = c.req.Header("user-agent").value_or("");
+  return e;
+}
+
+void Api::AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response) {
+  const std::string action = entry.action;
+  deps_.audit->Record(entry, [respond = c.respond, response = std::move(response),
+                              logger = deps_.logger, action](Status s) mutable {
+    if (!s.ok()) {
+      logger->Error("a change was applied but its meta-audit event could not be stored",
+                    {{"action", action}, {"error", s.message()}});
+      Status err(s.code() == Code::kInternal ? Code::kInternal : Code::kUnavailable,
+                 "audit_failed",
+                 "the change was applied, but its meta-audit event could not be stored: " +
+                     s.message());
+      if (s.retry_after_seconds()) err.set_retry_after_seconds(*s.retry_after_seconds());
+      return respond(ErrorResponse(err));
+    }
+    respond(std::move(response));
+  });
+}
+
+Result<std::string> Api::ResolveOrganization(const Principal& who, const std::string& requested,
+                                             bool required) const {
+  if (!who.platform()) {
+    if (!requested.empty() && requested != who.organization_id) {
+      return Status::NotFound("no organization with id '" + requested + "'",
+                              "organization_not_found");
+    }
+    return who.organization_id;
+  }
+  if (requested.empty()) {
+    if (required) {
+      return Status::InvalidArgument("organization_id is required with a platform key",
+                                     "invalid_request",
+                                     {{"/query/organization_id", "organization_id is required"}});
+    }
+    return std::string();
+  }
+  if (!deps_.orgs->Exists(requested)) {
+    return Status::NotFound("no organization with id '" + requested + "'",
+                            "organization_not_found");
+  }
+  return requested;
 }
 
 }  // namespace annals

@@ -1,5 +1,6 @@
-// The HTTP API handlers: authentication, routing, and the native /v1 endpoints. Transport
-// lives in http/server.h; this class sees only HttpRequest/HttpResponse.
+// The HTTP API handlers: authentication, scopes, rate limits, routing, and the native /v1
+// endpoints. Transport lives in http/server.h; this class sees only HttpRequest and
+// HttpResponse, and maps every error through http/error_mapping.h.
 //
 // Thread-safety: Handle is called concurrently from the HTTP worker threads.
 #pragma once
@@ -9,51 +10,107 @@
 #include <string>
 #include <vector>
 
+#include "access/api_keys.h"
+#include "access/organizations.h"
+#include "access/principal.h"
+#include "access/rate_limiter.h"
 #include "annals/clock.h"
 #include "annals/options.h"
 #include "annals/store.h"
 #include "http/http_types.h"
 #include "ingest/ingestor.h"
 #include "server/logging.h"
+#include "server/meta_audit.h"
 
 namespace annals {
+
+class Metrics;
+class TailHub;
+struct DecodedBatch;
 
 struct ApiOptions {
   EventLimits event_limits;
   RequestLimits request_limits;
-  // SHA-256 digests (raw) of the keys accepted as platform admin keys.
-  std::vector<std::string> admin_key_hashes;
+  // Events for an organization that does not exist create it ([orgs] auto_create).
+  bool auto_create_orgs = false;
+};
+
+// Everything the API works with; each must outlive the Api. metrics and tail may be null.
+struct ApiDeps {
+  Store* store = nullptr;
+  Ingestor* ingestor = nullptr;
+  const Clock* clock = nullptr;
+  std::shared_ptr<Logger> logger;
+  OrgRegistry* orgs = nullptr;
+  KeyRegistry* keys = nullptr;
+  RateLimiter* rate_limiter = nullptr;
+  MetaAudit* audit = nullptr;
+  Metrics* metrics = nullptr;
+  TailHub* tail = nullptr;
+};
+
+// One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
+struct RouteInfo {
+  std::string method;   // "GET", "POST", "PATCH", "DELETE"
+  std::string pattern;  // "/v1/orgs/{id}"
+  bool authenticated = true;
 };
 
 class Api {
  public:
-  // `store`, `ingestor`, `clock` and `logger` must outlive the Api.
-  Api(ApiOptions options, Store* store, Ingestor* ingestor, const Clock* clock,
-      std::shared_ptr<Logger> logger);
+  Api(ApiOptions options, ApiDeps deps);
+  ~Api();
 
   void Handle(HttpRequest&& request, Responder respond);
+  // The operations endpoints only (/healthz, /readyz, /metrics), for a separate listener.
+  void HandleOps(HttpRequest&& request, Responder respond);
+
+  // Every route the API serves.
+  std::vector<RouteInfo> Routes() const;
 
   // After this, /readyz answers 503 and new writes are refused.
   void SetShuttingDown() { shutting_down_.store(true); }
 
- private:
-  // The authenticated caller.
-  struct Principal {
-    std::string key_id;
-    std::string organization_id;  // "" for platform keys
-  };
+  struct Call;
+  struct Route;
 
-  Result<Principal> Authenticate(const HttpRequest& request) const;
-  void PostEvents(const Principal& who, HttpRequest&& request, Responder respond);
-  HttpResponse ListEvents(const Principal& who, const HttpRequest& request);
-  HttpResponse GetEvent(const Principal& who, const std::string& id);
-  HttpResponse Ready() const;
+ private:
+  void Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Responder respond);
+
+  // /healthz, /readyz, /metrics
+  void Health(Call& c);
+  void Ready(Call& c);
+  void MetricsText(Call& c);
+  void OpenApi(Call& c);
+  // events
+  void PostEvents(Call& c);
+  void ListEvents(Call& c);
+  void GetEvent(Call& c);
+  void StreamEvents(Call& c);
+  // organizations
+  void CreateOrg(Call& c);
+  void ListOrgs(Call& c);
+  void GetOrg(Call& c);
+  void PatchOrg(Call& c);
+  // API keys
+  void CreateKey(Call& c);
+  void ListKeys(Call& c);
+  void GetKey(Call& c);
+  void RevokeKey(Call& c);
+
+  // Records a meta-audit event, then answers `response` (or the audit error).
+  void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);
+  MetaAuditEntry AuditEntry(const Call& c, std::string organization_id, std::string action) const;
+  // Resolves the organization a call is about: the key's own, or `requested` for platform
+  // keys; 404 for unknown organizations and for other tenants'.
+  Result<std::string> ResolveOrganization(const Principal& who, const std::string& requested,
+                                          bool required) const;
+  Status CheckEventOrganizations(const Call& c, DecodedBatch* batch);
 
   const ApiOptions options_;
-  Store* const store_;
-  Ingestor* const ingestor_;
-  const Clock* const clock_;
-  std::shared_ptr<Logger> logger_;
+  const ApiDeps deps_;
+  std::vector<Route> routes_;
+  std::vector<Route> ops_routes_;
   std::atomic<bool> shutting_down_{false};
 };
 

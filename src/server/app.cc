@@ -14,7 +14,12 @@
 #include "domain/ids.h"
 #include "http/server.h"
 #include "ingest/ingestor.h"
+#include "access/api_keys.h"
+#include "access/organizations.h"
+#include "access/rate_limiter.h"
 #include "server/api.h"
+#include "server/meta_audit.h"
+#include "server/metrics.h"
 #include "server/logging.h"
 #include "storage/rocksdb/rocks_store.h"
 
@@ -100,12 +105,45 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   if (!ingestor.ok()) return ingestor.status();
   app->ingestor_ = std::move(ingestor).value();
 
+  Result<std::unique_ptr<OrgRegistry>> orgs = OrgRegistry::Load(app->store_.get(), &app->clock_);
+  if (!orgs.ok()) return orgs.status();
+  app->orgs_ = std::move(orgs).value();
+  Result<std::unique_ptr<KeyRegistry>> keys =
+      KeyRegistry::Load(app->store_.get(), &app->clock_, std::move(hashes).value());
+  if (!keys.ok()) return keys.status();
+  app->keys_ = std::move(keys).value();
+  app->rate_limiter_ = std::make_unique<RateLimiter>(
+      RateLimitOptions{config.rate_limit.requests_per_second, config.rate_limit.burst},
+      &app->clock_);
+  app->audit_ =
+      std::make_unique<MetaAudit>(app->ingestor_.get(), &app->clock_, config.event_limits);
+  app->metrics_ = std::make_unique<Metrics>();
+  {
+    Metrics* metrics = app->metrics_.get();
+    Ingestor* ingestor = app->ingestor_.get();
+    ingestor->AddGroupObserver([metrics](const CommitStats& s) { metrics->ObserveCommit(s); });
+    metrics->AddGauge("annals_ingest_queue_events", "Events queued for the next group commits",
+                      [ingestor] { return static_cast<double>(ingestor->Stats().queued_events); });
+    OrgRegistry* registry = app->orgs_.get();
+    metrics->AddGauge("annals_organizations", "Organizations",
+                      [registry] { return static_cast<double>(registry->size()); });
+  }
+
   ApiOptions api_options;
   api_options.event_limits = config.event_limits;
   api_options.request_limits = config.request_limits;
-  api_options.admin_key_hashes = std::move(hashes).value();
-  app->api_ = std::make_unique<Api>(std::move(api_options), app->store_.get(),
-                                    app->ingestor_.get(), &app->clock_, logger);
+  api_options.auto_create_orgs = config.orgs.auto_create;
+  ApiDeps deps;
+  deps.store = app->store_.get();
+  deps.ingestor = app->ingestor_.get();
+  deps.clock = &app->clock_;
+  deps.logger = logger;
+  deps.orgs = app->orgs_.get();
+  deps.keys = app->keys_.get();
+  deps.rate_limiter = app->rate_limiter_.get();
+  deps.audit = app->audit_.get();
+  deps.metrics = app->metrics_.get();
+  app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 
   HttpServerOptions http;
   ANNALS_RETURN_IF_ERROR(SplitHostPort(config.server.listen, &http.host, &http.port));
@@ -122,13 +160,49 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   if (!server.ok()) return server.status();
   app->http_ = std::move(server).value();
 
+  {
+    HttpServer* server = app->http_.get();
+    app->metrics_->AddGauge("annals_http_open_connections", "Open HTTP connections",
+                            [server] { return static_cast<double>(server->open_connections()); });
+  }
   std::string host = http.host.find(':') != std::string::npos ? "[" + http.host + "]" : http.host;
   logger->Info("listening on http://" + host + ":" + std::to_string(app->http_->port()),
                {{"data", config.server.data_dir}});
+
+  if (!config.server.ops_listen.empty()) {
+    HttpServerOptions ops = http;
+    ANNALS_RETURN_IF_ERROR(SplitHostPort(config.server.ops_listen, &ops.host, &ops.port));
+    ops.threads = 1;
+    ops.max_connections = 256;
+    Result<std::unique_ptr<HttpServer>> ops_server = HttpServer::Start(
+        ops, [api](HttpRequest&& req, Responder respond) {
+          api->HandleOps(std::move(req), std::move(respond));
+        });
+    if (!ops_server.ok()) return ops_server.status();
+    app->ops_http_ = std::move(ops_server).value();
+    logger->Info("operations endpoints on http://" + ops.host + ":" +
+                 std::to_string(app->ops_http_->port()));
+  }
+
+  App* raw = app.get();
+  app->maintenance_ = std::thread([raw] { raw->MaintenanceLoop(); });
   return app;
 }
 
 uint16_t App::port() const { return http_ ? http_->port() : 0; }
+
+uint16_t App::ops_port() const { return ops_http_ ? ops_http_->port() : 0; }
+
+void App::MaintenanceLoop() {
+  std::unique_lock lock(maintenance_mu_);
+  while (!stop_maintenance_) {
+    maintenance_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return stop_maintenance_; });
+    lock.unlock();
+    Status s = keys_->FlushLastUsed();
+    if (!s.ok()) logger_->Warn("cannot persist API keys' last use", {{"error", s.message()}});
+    lock.lock();
+  }
+}
 
 void App::Shutdown() {
   if (shut_down_) return;
@@ -136,14 +210,29 @@ void App::Shutdown() {
   logger_->Info("shutting down");
   if (api_) api_->SetShuttingDown();
   if (http_) http_->Stop(config_.server.shutdown_grace);
+  if (ops_http_) ops_http_->Stop(std::chrono::milliseconds(1000));
+  if (maintenance_.joinable()) {
+    {
+      std::lock_guard lock(maintenance_mu_);
+      stop_maintenance_ = true;
+    }
+    maintenance_cv_.notify_all();
+    maintenance_.join();
+  }
   if (ingestor_) ingestor_->Stop();
   if (ingestor_) {
     IngestStats s = ingestor_->Stats();
     logger_->Info("stopped", {{"events_committed", std::to_string(s.events_committed)}});
   }
   http_.reset();
+  ops_http_.reset();
   ingestor_.reset();
   api_.reset();
+  audit_.reset();
+  rate_limiter_.reset();
+  keys_.reset();
+  orgs_.reset();
+  metrics_.reset();
   store_.reset();
 }
 

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "annals/clock.h"
 #include "annals/status.h"
@@ -19,6 +22,12 @@ class Ingestor;
 class HttpServer;
 class Logger;
 class Api;
+class OrgRegistry;
+class KeyRegistry;
+class RateLimiter;
+class MetaAudit;
+class Metrics;
+class TailHub;
 
 class App {
  public:
@@ -29,6 +38,8 @@ class App {
   ~App();
 
   uint16_t port() const;
+  // The port of the operations listener ([server] ops_listen), 0 when there is none.
+  uint16_t ops_port() const;
 
   // Graceful shutdown: stop accepting, answer in-flight requests (up to the grace period),
   // make every queued event durable, close the store.
@@ -36,14 +47,26 @@ class App {
 
  private:
   App() = default;
+  void MaintenanceLoop();
 
   Config config_;
   std::shared_ptr<Logger> logger_;
   SystemClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Ingestor> ingestor_;
+  std::unique_ptr<OrgRegistry> orgs_;
+  std::unique_ptr<KeyRegistry> keys_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
+  std::unique_ptr<MetaAudit> audit_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpServer> ops_http_;
+  // Persists API keys' last use every minute.
+  std::thread maintenance_;
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stop_maintenance_ = false;
   bool shut_down_ = false;
 };
 

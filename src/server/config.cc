@@ -22,6 +22,12 @@ Status Bad(const std::string& where, const std::string& what) {
   return Status::InvalidArgument(where + ": " + what, "invalid_config");
 }
 
+bool ParseNonNegative(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && *out >= 0 && *out < 1e12;
+}
+
 bool ParseU64(const std::string& s, uint64_t* out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -153,6 +159,47 @@ std::vector<Key> AllKeys() {
                  return Status::Ok();
                }});
 
+  k.push_back({"server", "ops_listen", "string", [](Config& c, const std::string& v) -> Status {
+                 if (!v.empty()) {
+                   std::string host;
+                   uint16_t port = 0;
+                   ANNALS_RETURN_IF_ERROR(SplitHostPort(v, &host, &port));
+                 }
+                 c.server.ops_listen = v;
+                 return Status::Ok();
+               }});
+  k.push_back({"server", "tls_cert", "string", [](Config& c, const std::string& v) -> Status {
+                 c.server.tls_cert = v;
+                 return Status::Ok();
+               }});
+  k.push_back({"server", "tls_key", "string", [](Config& c, const std::string& v) -> Status {
+                 c.server.tls_key = v;
+                 return Status::Ok();
+               }});
+  k.push_back({"orgs", "auto_create", "bool", [](Config& c, const std::string& v) -> Status {
+                 if (v != "true" && v != "false") return Bad("orgs.auto_create", "must be true or false");
+                 c.orgs.auto_create = v == "true";
+                 return Status::Ok();
+               }});
+  k.push_back({"rate_limit", "requests_per_second", "float",
+               [](Config& c, const std::string& v) -> Status {
+                 double d = 0;
+                 if (!ParseNonNegative(v, &d)) {
+                   return Bad("rate_limit.requests_per_second",
+                              "must be a number >= 0 (0 disables the limit), got '" + v + "'");
+                 }
+                 c.rate_limit.requests_per_second = d;
+                 return Status::Ok();
+               }});
+  k.push_back({"rate_limit", "burst", "float", [](Config& c, const std::string& v) -> Status {
+                 double d = 0;
+                 if (!ParseNonNegative(v, &d) || d < 1) {
+                   return Bad("rate_limit.burst", "must be a number >= 1, got '" + v + "'");
+                 }
+                 c.rate_limit.burst = d;
+                 return Status::Ok();
+               }});
+
   k.push_back({"log", "level", "string", [](Config& c, const std::string& v) -> Status {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {
@@ -190,6 +237,19 @@ bool TomlToText(const toml::node& node, const std::string& kind, std::string* ou
     if (auto s = node.as_string()) {
       *out = s->get();
       return true;
+    }
+    return false;
+  }
+  if (kind == "float") {
+    if (auto i = node.as_integer()) {
+      *out = std::to_string(i->get());
+      return true;
+    }
+    if (auto f = node.as_floating_point()) {
+      char buf[64];
+      auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), f->get());
+      *out = ec == std::errc() ? std::string(buf, p) : "";
+      return ec == std::errc();
     }
     return false;
   }
@@ -280,6 +340,7 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
           return Bad(*overrides.config_file,
                      section + "." + name + " must be a " +
                          (k->kind == "duration" ? std::string("duration string like \"30s\"")
+                          : k->kind == "float"  ? std::string("number")
                                                 : k->kind));
         }
         ANNALS_RETURN_IF_ERROR(k->apply(config, text));
@@ -294,7 +355,8 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
       if (eq == std::string::npos) continue;
       std::string var = entry.substr(0, eq);
       if (var.rfind("ANNALS_", 0) != 0) continue;
-      for (const char* section : {"SERVER", "LIMITS", "INGEST", "STORE", "LOG"}) {
+      for (const char* section :
+           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT"}) {
         std::string prefix = std::string("ANNALS_") + section + "_";
         if (var.rfind(prefix, 0) != 0) continue;
         std::string rest = var.substr(prefix.size());

@@ -23,6 +23,21 @@ struct ServerConfig {
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{10000};
+  // A second listener for /healthz, /readyz and /metrics only ("" = none; they are also
+  // served on the main listener).
+  std::string ops_listen;
+  std::string tls_cert;  // PEM certificate chain; with tls_key, the main listener is HTTPS
+  std::string tls_key;   // PEM private key
+};
+
+struct OrgsConfig {
+  // Events naming an unknown organization create it instead of being refused.
+  bool auto_create = false;
+};
+
+struct RateLimitConfig {
+  double requests_per_second = 1000;  // per API key; 0 disables the limit
+  double burst = 2000;
 };
 
 struct LogConfig {
@@ -37,6 +52,8 @@ struct Config {
   IngestOptions ingest;
   RocksStoreOptions store;
   LogConfig log;
+  OrgsConfig orgs;
+  RateLimitConfig rate_limit;
 };
 
 // Overrides given on the command line, already split into section.key = value.

@@ -47,7 +47,8 @@ class ServerProcess {
   // Starts `annals serve --data DIR --listen 127.0.0.1:0 [extra...]` and waits until it
   // prints its listening address. Returns false (with stderr in error()) on failure.
   bool Start(const std::filesystem::path& data_dir, const std::vector<std::string>& extra = {},
-             const std::map<std::string, std::string>& env = {{"ANNALS_ADMIN_KEY", kAdminKey}});
+             const std::map<std::string, std::string>& env = {{"ANNALS_ADMIN_KEY", kAdminKey},
+                                                                {"ANNALS_ORGS_AUTO_CREATE", "true"}});
   // SIGTERM and wait; returns the exit code.
   int Stop();
   // SIGKILL and wait.

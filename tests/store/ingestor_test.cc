@@ -283,6 +283,11 @@ class FaultyStore final : public Store {
     return real_->GetMeta(n);
   }
   Status PutMeta(const std::string& n, const std::string& v) override { return real_->PutMeta(n, v); }
+  Result<std::vector<std::pair<std::string, std::string>>> ListMeta(const std::string& p,
+                                                                    const std::string& a,
+                                                                    size_t l) override {
+    return real_->ListMeta(p, a, l);
+  }
   Result<uint64_t> ApproximateSizeBytes() override { return real_->ApproximateSizeBytes(); }
 
  private:

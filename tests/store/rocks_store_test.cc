@@ -850,6 +850,23 @@ TEST_F(RocksStoreTest, Meta) {
   EXPECT_EQ(store_->LastSeq("org_acme").value(), 0u);
 }
 
+TEST_F(RocksStoreTest, ListMetaByPrefixWithPaging) {
+  for (const char* name : {"org/b", "org/a", "org/c", "orgx/z", "key/k1", "or"}) {
+    ASSERT_TRUE(store_->PutMeta(name, std::string("v:") + name).ok());
+  }
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(store_->ListMeta("org/", "", 0).value(),
+            (Entries{{"org/a", "v:org/a"}, {"org/b", "v:org/b"}, {"org/c", "v:org/c"}}));
+  EXPECT_EQ(store_->ListMeta("org/", "", 2).value(),
+            (Entries{{"org/a", "v:org/a"}, {"org/b", "v:org/b"}}));
+  EXPECT_EQ(store_->ListMeta("org/", "org/b", 2).value(), (Entries{{"org/c", "v:org/c"}}));
+  EXPECT_EQ(store_->ListMeta("org/", "org/c", 0).value(), Entries{});
+  EXPECT_EQ(store_->ListMeta("nothing/", "", 0).value(), Entries{});
+  // The store's own metadata is never listed.
+  EXPECT_EQ(store_->ListMeta("", "", 0).value().size(), 6u);
+  EXPECT_EQ(store_->ListMeta("org/", "key/k1", 0).status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(RocksStoreTest, ApproximateSize) {
   const uint64_t empty = store_->ApproximateSizeBytes().value();
   std::vector<Spec> specs(500);

@@ -1575,6 +1575,31 @@ Result<std::optional<std::string>> RocksStore::GetMeta(const std::string& name) 
   return std::optional<std::string>(std::move(value));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> RocksStore::ListMeta(
+    const std::string& prefix, const std::string& start_after, size_t limit) {
+  std::string lo(kMetaUserPrefix);
+  lo += prefix;
+  const std::string stem = lo;
+  if (!start_after.empty()) {
+    if (start_after.compare(0, prefix.size(), prefix) != 0) {
+      return Status::InvalidArgument("start_after must begin with the listed prefix");
+    }
+    lo.assign(kMetaUserPrefix);
+    lo += start_after;
+    lo.push_back('\0');  // the smallest key after start_after
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kMeta)));
+  for (it->Seek(lo); it->Valid(); it->Next()) {
+    const std::string_view key = ToView(it->key());
+    if (key.substr(0, stem.size()) != stem) break;
+    out.emplace_back(std::string(key.substr(kMetaUserPrefix.size())), it->value().ToString());
+    if (limit != 0 && out.size() >= limit) break;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot list metadata");
+  return out;
+}
+
 Result<uint64_t> RocksStore::ApproximateSizeBytes() {
   uint64_t sst = 0;
   if (!db_->GetAggregatedIntProperty("rocksdb.total-sst-files-size", &sst)) {

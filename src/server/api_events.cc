@@ -1,0 +1,208 @@
+// POST/GET /v1/events, GET /v1/events/{id}.
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "domain/canonical_json.h"
+#include "domain/event_decoder.h"
+#include "query/event_query.h"
+#include "server/api_internal.h"
+
+namespace annals {
+
+namespace {
+
+std::string MediaType(const HttpRequest& req) {
+  std::string ct = req.Header("content-type").value_or("");
+  std::string media = ct.substr(0, ct.find(';'));
+  while (!media.empty() && std::isspace(static_cast<unsigned char>(media.back()))) media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return media;
+}
+
+bool ValidIdempotencyKey(const std::string& key) {
+  if (key.empty() || key.size() > 256) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+}  // namespace
+
+Status Api::CheckEventOrganizations(const Call& c, DecodedBatch* batch) {
+  std::vector<ErrorDetail> unknown;
+  std::vector<ErrorDetail> reserved;
+  const std::string* last_ok = nullptr;
+  for (size_t i = 0; i < batch->drafts.size(); ++i) {
+    const std::string& org = batch->drafts[i].fields.organization_id;
+    if (last_ok != nullptr && *last_ok == org) continue;
+    const std::string path = batch->single ? "/organization_id"
+                                           : batch->path_base + "/" + std::to_string(i) +
+                                                 "/organization_id";
+    if (org == kPlatformOrganization) {
+      reserved.push_back({path, "the organization 'annals' is reserved for annals' own events"});
+      continue;
+    }
+    if (deps_.orgs->Exists(org)) {
+      last_ok = &org;
+      continue;
+    }
+    if (options_.auto_create_orgs) {
+      if (!ValidOrganizationId(org)) {
+        reserved.push_back({path, "'" + org + "' is not a valid organization id (1 to 128 "
+                                  "letters, digits and _ . : @ -)"});
+        continue;
+      }
+      Result<std::pair<Organization, bool>> made = deps_.orgs->Ensure(org);
+      if (!made.ok()) return made.status();
+      if (made->second) {
+        MetaAuditEntry e = AuditEntry(c, std::string(kPlatformOrganization),
+                                      "annals.organization.created");
+        e.targets.push_back({"organization", org, made->first.name});
+        e.metadata["auto_created"] = true;
+        deps_.audit->Record(e, [logger = deps_.logger, org](Status s) {
+          if (!s.ok()) {
+            logger->Error("an auto-created organization's meta-audit event could not be stored",
+                          {{"organization_id", org}, {"error", s.message()}});
+          }
+        });
+      }
+      last_ok = &org;
+      continue;
+    }
+    unknown.push_back({path, "no organization with id '" + org + "'"});
+  }
+  if (!reserved.empty()) {
+    reserved.insert(reserved.end(), unknown.begin(), unknown.end());
+    return Status::InvalidArgument(
+        reserved.size() == 1 ? reserved.front().message : "events name invalid organizations",
+        "invalid_event", std::move(reserved));
+  }
+  if (unknown.empty()) return Status::Ok();
+  if (batch->single) {
+    std::string msg = unknown.front().message;
+    msg += "; create it with POST /v1/orgs first";
+    return Status(Code::kNotFound, "unknown_organization", std::move(msg), std::move(unknown));
+  }
+  std::string msg = std::to_string(unknown.size()) + " of " +
+                    std::to_string(batch->drafts.size()) +
+                    " events name an unknown organization";
+  return Status::InvalidArgument(std::move(msg), "unknown_organization", std::move(unknown));
+}
+
+void Api::PostEvents(Call& c) {
+  if (shutting_down_.load()) {
+    return c.respond(
+        ErrorResponse(Status::Unavailable("annals is shutting down", "shutting_down", 5)));
+  }
+  const std::string media = MediaType(c.req);
+  BodyFormat format;
+  if (media == "application/json") {
+    format = BodyFormat::kJson;
+  } else if (media == "application/x-ndjson" || media == "application/ndjson" ||
+             media == "application/jsonl") {
+    format = BodyFormat::kNdjson;
+  } else {
+    return c.respond(ErrorResponse(Status(
+        Code::kUnsupportedMedia, "unsupported_media_type",
+        "Content-Type must be application/json or application/x-ndjson, got '" +
+            (media.empty() ? std::string("none") : media) + "'")));
+  }
+  DecodeContext ctx;
+  ctx.implied_organization_id = c.who.organization_id;
+  ctx.now = deps_.clock->NowMicros();
+  Result<DecodedBatch> decoded = DecodeEventsBody(c.req.body, format, options_.event_limits,
+                                                  options_.request_limits, ctx);
+  if (!decoded.ok()) return c.respond(ErrorResponse(decoded.status()));
+  Status orgs = CheckEventOrganizations(c, &*decoded);
+  if (!orgs.ok()) return c.respond(ErrorResponse(orgs));
+
+  if (std::optional<std::string> header_key = c.req.Header("idempotency-key")) {
+    if (!ValidIdempotencyKey(*header_key)) {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "the Idempotency-Key header must be 1 to 256 printable ASCII characters",
+          "invalid_request", {{"/headers/idempotency-key", "invalid idempotency key"}})));
+    }
+    if (!decoded->single) {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "the Idempotency-Key header applies to single events; give each event of a batch its "
+          "own idempotency_key",
+          "invalid_request", {{"/headers/idempotency-key", "not allowed with a batch"}})));
+    }
+    std::string& key = decoded->drafts[0].idempotency_key;
+    if (!key.empty() && key != *header_key) {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "the Idempotency-Key header and the event's idempotency_key differ", "invalid_request",
+          {{"/idempotency_key", "differs from the Idempotency-Key header"}})));
+    }
+    if (key.empty()) {
+      key = *header_key;
+      if (decoded->drafts[0].content_hash.empty()) ComputeContentHash(&decoded->drafts[0]);
+    }
+  }
+
+  deps_.ingestor->Submit(std::move(decoded->drafts),
+                         [respond = std::move(c.respond)](Result<std::vector<Ack>> acks) {
+                           if (!acks.ok()) return respond(ErrorResponse(acks.status()));
+                           std::string body = "{\"data\":[";
+                           bool first = true;
+                           for (const Ack& a : *acks) {
+                             if (!first) body += ',';
+                             first = false;
+                             body += "{\"id\":\"";
+                             body += a.id;
+                             body += "\",\"seq\":";
+                             body += std::to_string(a.seq);
+                             body += '}';
+                           }
+                           body += "]}";
+                           respond(JsonResponse(201, std::move(body)));
+                         });
+}
+
+void Api::ListEvents(Call& c) {
+  Result<ListRequest> list = ParseListQuery(c.req.query, c.who.organization_id);
+  if (!list.ok()) return c.respond(ErrorResponse(list.status()));
+  if (c.who.platform() && !deps_.orgs->Exists(list->filter.organization_id)) {
+    return c.respond(ErrorResponse(Status::NotFound(
+        "no organization with id '" + list->filter.organization_id + "'",
+        "organization_not_found")));
+  }
+  Result<ListPage> page = annals::ListEvents(deps_.store, *list);
+  if (!page.ok()) return c.respond(ErrorResponse(page.status()));
+  std::string body;
+  size_t bytes = 64;
+  for (const EventRecord& e : page->data) bytes += e.json.size() + 1;
+  body.reserve(bytes);
+  body += "{\"data\":[";
+  for (size_t i = 0; i < page->data.size(); ++i) {
+    if (i) body += ',';
+    body += page->data[i].json;
+  }
+  body += "],\"list_metadata\":{\"before\":";
+  if (page->before) {
+    AppendJsonString(*page->before, &body);
+  } else {
+    body += "null";
+  }
+  body += ",\"after\":";
+  if (page->after) {
+    AppendJsonString(*page->after, &body);
+  } else {
+    body += "null";
+  }
+  body += "}}";
+  c.respond(JsonResponse(200, std::move(body)));
+}
+
+void Api::GetEvent(Call& c) {
+  const std::string& id = c.params[0];
+  Result<std::optional<EventRecord>> ev = deps_.store->GetEvent(id);
+  if (!ev.ok()) return c.respond(ErrorResponse(ev.status()));
+  if (!ev->has_value() || !c.who.CanSee((*ev)->fields.organization_id)) {
+    return c.respond(
+        ErrorResponse(Status::NotFound("no event with id '" + id + "'", "event_not_found")));
+  }
+  c.respond(JsonResponse(200, std::move((*ev)->json)));
+}
+
+}  // namespace annals

@@ -1,0 +1,49 @@
+// Shared by the Api's handler files (api*.cc); not part of any public surface.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "access/principal.h"
+#include "http/error_mapping.h"
+#include "http/http_types.h"
+#include "server/api.h"
+
+namespace annals {
+
+struct Api::Call {
+  HttpRequest req;
+  Responder respond;
+  Principal who;
+  std::vector<std::string> params;  // the {placeholders} of the route, in order
+};
+
+struct Api::Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;  // "{x}" matches any one segment
+  uint8_t scope = 0;                  // required scope; 0: any valid key
+  bool authenticated = true;
+  void (Api::*handler)(Call&) = nullptr;
+};
+
+HttpResponse JsonResponse(int status, std::string body);
+
+// Paging parameters of resource lists (organizations, keys): limit 1..1000 (default 100),
+// opaque after/before cursors over ids. Unknown parameters are refused unless listed in
+// `extra`, whose values are returned in order of `extra`.
+struct IdPageQuery {
+  size_t limit = 100;
+  std::string after_id;
+  std::string before_id;
+  std::vector<std::optional<std::string>> extra;
+};
+Result<IdPageQuery> ParseIdPageQuery(const HttpRequest& req,
+                                     const std::vector<std::string>& extra = {});
+std::string EncodeIdCursor(const std::string& id);
+// {"data": [items...], "list_metadata": {"before", "after"}}.
+std::string IdPageJson(const std::vector<std::string>& items_json,
+                       const std::vector<std::string>& ids, bool more_before, bool more_after);
+
+}  // namespace annals
