@@ -237,7 +237,11 @@ void Api::Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Resp
   }
 
   auto call = std::make_shared<Call>();
-  if (path_match == nullptr || path_match->authenticated) {
+  // On the main listener an unknown path needs a key too (401 before 404, so that routes
+  // are not probed anonymously); the operations listener has public routes only.
+  const bool main_listener = &routes == &routes_;
+  if ((path_match == nullptr && main_listener) ||
+      (path_match != nullptr && path_match->authenticated)) {
     Result<std::string> token = BearerToken(request);
     if (!token.ok()) return respond(ErrorResponse(token.status()));
     Result<Principal> who = deps_.keys->Authenticate(*token);
