@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -28,11 +29,37 @@ struct HttpRequest {
   }
 };
 
+// A streaming response body (used for server-sent events). The server owns the connection;
+// a producer holds the shared_ptr and may call every method from any thread.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues `data` to be sent as one chunk. Returns false and drops `data` when the stream is
+  // closed. When the bytes queued but not yet written to the socket would exceed
+  // HttpServerOptions::max_stream_buffer_bytes, the server closes the connection (a slow
+  // consumer must not grow memory) and returns false.
+  virtual bool Write(std::string data) = 0;
+  // Bytes queued and not yet written to the socket.
+  virtual size_t buffered_bytes() const = 0;
+  virtual bool closed() const = 0;
+  // Ends the response (terminating chunk) and closes the connection once queued data is sent.
+  virtual void Close() = 0;
+  // on_drain: called whenever the queued bytes fall to zero after a socket write completed.
+  // on_close: called exactly once when the stream ends for any reason (client went away,
+  // Close(), slow consumer, server Stop). Both run on a server thread, never while the
+  // stream holds an internal lock; they must be quick. Set them once, right after start.
+  virtual void SetCallbacks(std::function<void()> on_drain, std::function<void()> on_close) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, the response is streamed: status and headers are sent with
+  // `Transfer-Encoding: chunked` (no Content-Length; `body` is ignored), then
+  // `start_stream` is called once with the stream. The connection is not reused afterwards.
+  std::function<void(std::shared_ptr<ResponseStream>)> start_stream;
 };
 
 // Handlers answer through a Responder exactly once, from any thread.

@@ -171,14 +171,12 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   for (std::vector<Route>* to : {&routes_, &ops_routes_}) {
     add(to, "GET", "/healthz", 0, false, &Api::Health);
     add(to, "GET", "/readyz", 0, false, &Api::Ready);
-    if (deps_.metrics != nullptr) add(to, "GET", "/metrics", 0, false, &Api::MetricsText);
+    add(to, "GET", "/metrics", 0, false, &Api::MetricsText);
   }
   add(&routes_, "GET", "/v1/openapi.json", 0, true, &Api::OpenApi);
   add(&routes_, "POST", "/v1/events", kScopeEventsWrite, true, &Api::PostEvents);
   add(&routes_, "GET", "/v1/events", kScopeEventsRead, true, &Api::ListEvents);
-  if (deps_.tail != nullptr) {
-    add(&routes_, "GET", "/v1/events/stream", kScopeEventsRead, true, &Api::StreamEvents);
-  }
+  add(&routes_, "GET", "/v1/events/stream", kScopeEventsRead, true, &Api::StreamEvents);
   add(&routes_, "GET", "/v1/events/{id}", kScopeEventsRead, true, &Api::GetEvent);
   add(&routes_, "POST", "/v1/orgs", kScopeAdmin, true, &Api::CreateOrg);
   add(&routes_, "GET", "/v1/orgs", kScopeAdmin, true, &Api::ListOrgs);
@@ -286,11 +284,11 @@ void Api::Ready(Call& c) {
 
 void Api::OpenApi(Call& c) { c.respond(JsonResponse(200, std::string(OpenApiDocument()))); }
 
-void Api::StreamEvents(Call& c) {
-  c.respond(ErrorResponse(Status::NotFound("live tail is not enabled on this server")));
-}
 
 void Api::MetricsText(Call& c) {
+  if (deps_.metrics == nullptr) {
+    return c.respond(ErrorResponse(Status::NotFound("metrics are not enabled")));
+  }
   HttpResponse r;
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";

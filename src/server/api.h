@@ -35,7 +35,8 @@ struct ApiOptions {
   bool auto_create_orgs = false;
 };
 
-// Everything the API works with; each must outlive the Api. metrics and tail may be null.
+// Everything the API works with; each must outlive the Api. metrics and tail may be null
+// (their endpoints then answer 404).
 struct ApiDeps {
   Store* store = nullptr;
   Ingestor* ingestor = nullptr;

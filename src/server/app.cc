@@ -20,6 +20,7 @@
 #include "server/api.h"
 #include "server/meta_audit.h"
 #include "server/metrics.h"
+#include "server/tail.h"
 #include "server/logging.h"
 #include "storage/rocksdb/rocks_store.h"
 
@@ -124,6 +125,13 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     ingestor->AddGroupObserver([metrics](const CommitStats& s) { metrics->ObserveCommit(s); });
     metrics->AddGauge("annals_ingest_queue_events", "Events queued for the next group commits",
                       [ingestor] { return static_cast<double>(ingestor->Stats().queued_events); });
+    app->tail_ = std::make_unique<TailHub>(app->store_.get(), config.tail);
+    TailHub* tail = app->tail_.get();
+    ingestor->AddCommitObserver([tail](const std::vector<EventRecord>& e) { tail->Publish(e); });
+    metrics->AddGauge("annals_tail_subscribers", "Live-tail (SSE) subscribers",
+                      [tail] { return static_cast<double>(tail->subscribers()); });
+    metrics->AddGauge("annals_tail_events_delivered", "Events delivered to live-tail subscribers",
+                      [tail] { return static_cast<double>(tail->delivered()); });
     OrgRegistry* registry = app->orgs_.get();
     metrics->AddGauge("annals_organizations", "Organizations",
                       [registry] { return static_cast<double>(registry->size()); });
@@ -143,6 +151,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   deps.rate_limiter = app->rate_limiter_.get();
   deps.audit = app->audit_.get();
   deps.metrics = app->metrics_.get();
+  deps.tail = app->tail_.get();
   app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 
   HttpServerOptions http;
@@ -211,6 +220,7 @@ void App::Shutdown() {
   if (api_) api_->SetShuttingDown();
   if (http_) http_->Stop(config_.server.shutdown_grace);
   if (ops_http_) ops_http_->Stop(std::chrono::milliseconds(1000));
+  if (tail_) tail_->Stop();
   if (maintenance_.joinable()) {
     {
       std::lock_guard lock(maintenance_mu_);
@@ -228,6 +238,7 @@ void App::Shutdown() {
   ops_http_.reset();
   ingestor_.reset();
   api_.reset();
+  tail_.reset();
   audit_.reset();
   rate_limiter_.reset();
   keys_.reset();

@@ -59,6 +59,7 @@ class App {
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<MetaAudit> audit_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<TailHub> tail_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;

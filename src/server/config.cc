@@ -200,6 +200,27 @@ std::vector<Key> AllKeys() {
                  return Status::Ok();
                }});
 
+  k.push_back(IntKey("tail", "max_subscribers", &Config::tail, &TailOptions::max_subscribers, 0,
+                     1000000));
+  k.push_back(IntKey("tail", "ring_events", &Config::tail, &TailOptions::ring_events, 1,
+                     10000000));
+  k.push_back({"tail", "stall_timeout", "duration", [](Config& c, const std::string& v) -> Status {
+                 int64_t us = 0;
+                 if (!ParseDurationUs(v, &us) || us < 1000) {
+                   return Bad("tail.stall_timeout", "must be a duration like 10s, got '" + v + "'");
+                 }
+                 c.tail.stall_timeout = std::chrono::milliseconds(us / 1000);
+                 return Status::Ok();
+               }});
+  k.push_back({"tail", "heartbeat", "duration", [](Config& c, const std::string& v) -> Status {
+                 int64_t us = 0;
+                 if (!ParseDurationUs(v, &us) || us < 1000) {
+                   return Bad("tail.heartbeat", "must be a duration like 15s, got '" + v + "'");
+                 }
+                 c.tail.heartbeat = std::chrono::milliseconds(us / 1000);
+                 return Status::Ok();
+               }});
+
   k.push_back({"log", "level", "string", [](Config& c, const std::string& v) -> Status {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {
@@ -356,7 +377,7 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
       std::string var = entry.substr(0, eq);
       if (var.rfind("ANNALS_", 0) != 0) continue;
       for (const char* section :
-           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT"}) {
+           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL"}) {
         std::string prefix = std::string("ANNALS_") + section + "_";
         if (var.rfind(prefix, 0) != 0) continue;
         std::string rest = var.substr(prefix.size());

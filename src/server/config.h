@@ -11,6 +11,7 @@
 
 #include "annals/options.h"
 #include "annals/status.h"
+#include "server/tail.h"
 
 namespace annals {
 
@@ -54,6 +55,7 @@ struct Config {
   LogConfig log;
   OrgsConfig orgs;
   RateLimitConfig rate_limit;
+  TailOptions tail;
 };
 
 // Overrides given on the command line, already split into section.key = value.

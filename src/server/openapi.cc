@@ -2,8 +2,131 @@
 
 namespace annals {
 
+// Kept by hand next to the route table (src/server/api.cc); tests/integration/openapi_test.cc
+// fails when a route and this document disagree.
 std::string_view OpenApiDocument() {
-  static constexpr std::string_view kDocument = R"json({"openapi":"3.1.0","info":{"title":"annals","version":"1"},"paths":{}})json";
+  static constexpr std::string_view kDocument = R"json({
+  "openapi": "3.1.0",
+  "info": {
+    "title": "annals native API",
+    "version": "1",
+    "description": "The native /v1 API of annals, a multi-tenant platform audit log. Every route except /healthz, /readyz and /metrics needs Authorization: Bearer <key>. Errors share one shape (Error); lists share one shape (data + list_metadata)."
+  },
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "schemas": {
+      "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+          "code": {"type": "string", "examples": ["invalid_event", "unauthorized", "insufficient_scope", "organization_not_found", "rate_limited", "overloaded"]},
+          "message": {"type": "string"},
+          "details": {"type": "array", "items": {"type": "object", "properties": {"path": {"type": "string", "description": "JSON Pointer"}, "message": {"type": "string"}}}}}}}
+      },
+      "ListMetadata": {"type": "object", "properties": {"before": {"type": ["string", "null"]}, "after": {"type": ["string", "null"]}}},
+      "Target": {"type": "object", "required": ["id", "type"], "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": "string"}, "metadata": {"type": "object"}}},
+      "EventInput": {
+        "type": "object",
+        "required": ["action", "occurred_at", "actor", "targets"],
+        "properties": {
+          "organization_id": {"type": "string", "description": "Required with a platform key; implied by an organization key."},
+          "action": {"type": "string", "maxLength": 128, "pattern": "^[a-z0-9_.-]+$"},
+          "occurred_at": {"type": "string", "format": "date-time"},
+          "version": {"type": "integer"},
+          "actor": {"type": "object", "required": ["id", "type"], "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": "string"}, "metadata": {"type": "object"}}},
+          "targets": {"type": "array", "minItems": 1, "maxItems": 32, "items": {"$ref": "#/components/schemas/Target"}},
+          "context": {"type": "object", "properties": {"location": {"type": "string"}, "user_agent": {"type": "string"}}},
+          "metadata": {"type": "object", "maxProperties": 50},
+          "changes": {"type": "object", "required": ["op"], "properties": {"op": {"enum": ["create", "update", "delete", "snapshot"]}, "before": {"type": "object"}, "after": {"type": "object"}}},
+          "idempotency_key": {"type": "string", "maxLength": 256}
+        }
+      },
+      "Event": {
+        "description": "A stored event in canonical form (RFC 8785).",
+        "allOf": [{"$ref": "#/components/schemas/EventInput"}, {"type": "object", "required": ["id", "seq", "received_at", "source", "organization_id"], "properties": {
+          "id": {"type": "string", "pattern": "^evt_[0-9A-HJKMNP-TV-Z]{26}$"},
+          "seq": {"type": "integer", "minimum": 1},
+          "received_at": {"type": "string", "format": "date-time"},
+          "source": {"type": "object", "properties": {"kind": {"type": "string"}}}}}]
+      },
+      "EventList": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "list_metadata": {"$ref": "#/components/schemas/ListMetadata"}}},
+      "Acks": {"type": "object", "properties": {"data": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "seq": {"type": "integer"}}}}}},
+      "Organization": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "external_id": {"type": ["string", "null"]},
+        "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+      "OrganizationList": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Organization"}}, "list_metadata": {"$ref": "#/components/schemas/ListMetadata"}}},
+      "ApiKey": {"type": "object", "properties": {
+        "id": {"type": "string", "pattern": "^key_[0-9A-HJKMNP-TV-Z]{26}$"}, "name": {"type": "string"},
+        "kind": {"enum": ["platform", "organization"]}, "organization_id": {"type": ["string", "null"]},
+        "scopes": {"type": "array", "items": {"enum": ["events:write", "events:read", "admin"]}},
+        "created_at": {"type": "string", "format": "date-time"}, "created_by": {"type": "string"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"}, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+        "key": {"type": "string", "description": "The secret key annals_<id>_<secret>; only in the creation response."}}},
+      "ApiKeyList": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/ApiKey"}}, "list_metadata": {"$ref": "#/components/schemas/ListMetadata"}}}
+    },
+    "parameters": {
+      "organization_id": {"name": "organization_id", "in": "query", "schema": {"type": "string"}, "description": "Required with a platform key."},
+      "action": {"name": "action", "in": "query", "schema": {"type": "string"}, "description": "Exact action or prefix.* (repeatable)."},
+      "actor_id": {"name": "actor_id", "in": "query", "schema": {"type": "string"}},
+      "target_type": {"name": "target_type", "in": "query", "schema": {"type": "string"}},
+      "target_id": {"name": "target_id", "in": "query", "schema": {"type": "string"}},
+      "from": {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "occurred_at >= from"},
+      "to": {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "occurred_at < to"},
+      "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+      "after": {"name": "after", "in": "query", "schema": {"type": "string"}},
+      "before": {"name": "before", "in": "query", "schema": {"type": "string"}},
+      "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+    },
+    "responses": {
+      "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+  },
+  "security": [{"bearer": []}],
+  "paths": {
+    "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "The process is up"}}}},
+    "/readyz": {"get": {"summary": "Readiness", "security": [], "responses": {"200": {"description": "Accepting writes"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "Text exposition format 0.0.4", "content": {"text/plain": {}}}}}},
+    "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
+    "/v1/events": {
+      "post": {"summary": "Ingest one event, {\"events\": [...]}, a JSON array, or NDJSON (scope events:write). Acknowledged once durable.",
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/EventInput"}, {"type": "array", "items": {"$ref": "#/components/schemas/EventInput"}}, {"type": "object", "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/EventInput"}}}}]}}, "application/x-ndjson": {}}},
+        "responses": {"201": {"description": "Stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Acks"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "Search events (scope events:read), ordered by (occurred_at, seq)",
+        "parameters": [{"$ref": "#/components/parameters/organization_id"}, {"$ref": "#/components/parameters/action"}, {"$ref": "#/components/parameters/actor_id"}, {"$ref": "#/components/parameters/target_type"}, {"$ref": "#/components/parameters/target_id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"name": "order", "in": "query", "schema": {"enum": ["desc", "asc"], "default": "desc"}}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/before"}],
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventList"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/events/stream": {"get": {"summary": "Live tail as server-sent events (scope events:read). Each message: id (resume with Last-Event-ID), event: event, data: the event JSON.",
+      "parameters": [{"$ref": "#/components/parameters/organization_id"}, {"$ref": "#/components/parameters/action"}, {"$ref": "#/components/parameters/actor_id"}, {"$ref": "#/components/parameters/target_type"}, {"$ref": "#/components/parameters/target_id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}, {"name": "last_event_id", "in": "query", "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/events/{id}": {"get": {"summary": "One event, exactly as stored (scope events:read)", "parameters": [{"$ref": "#/components/parameters/id"}],
+      "responses": {"200": {"description": "The event", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/orgs": {
+      "post": {"summary": "Create an organization (platform key, scope admin)", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "external_id": {"type": "string"}, "settings": {"type": "object"}}}}}},
+        "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Organization"}}}}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "List organizations (scope admin; an organization key sees its own)", "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/before"}],
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OrganizationList"}}}}}}
+    },
+    "/v1/orgs/{id}": {
+      "get": {"summary": "One organization (scope admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The organization", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Organization"}}}}, "404": {"$ref": "#/components/responses/Error"}}},
+      "patch": {"summary": "Change name, external_id (null clears) or settings (scope admin)", "parameters": [{"$ref": "#/components/parameters/id"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"name": {"type": "string"}, "external_id": {"type": ["string", "null"]}, "settings": {"type": "object"}}}}}},
+        "responses": {"200": {"description": "The organization", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Organization"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/api-keys": {
+      "post": {"summary": "Create an API key (scope admin); the secret is in the response only",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "scopes"], "properties": {"name": {"type": "string"}, "kind": {"enum": ["organization", "platform"], "default": "organization"}, "organization_id": {"type": "string"}, "scopes": {"type": "array", "items": {"enum": ["events:write", "events:read", "admin"]}}, "expires_at": {"type": ["string", "null"], "format": "date-time"}}}}}},
+        "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "List API keys (scope admin)", "parameters": [{"$ref": "#/components/parameters/organization_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/before"}],
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKeyList"}}}}}}
+    },
+    "/v1/api-keys/{id}": {
+      "get": {"summary": "One API key (scope admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}}, "404": {"$ref": "#/components/responses/Error"}}},
+      "delete": {"summary": "Revoke an API key (scope admin; idempotent)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The revoked key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}}, "404": {"$ref": "#/components/responses/Error"}}}
+    }
+  }
+})json";
   return kDocument;
 }
 
