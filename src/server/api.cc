@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <utility>
 
 #include "common/sha256.h"
@@ -226,15 +227,37 @@ void Api::Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Resp
   if (match != nullptr) Matches(*match, request.segments, &params);
 
   std::string route_label = match != nullptr ? match->pattern : "unmatched";
-  if (deps_.metrics != nullptr) {
+  auto call = std::make_shared<Call>();
+  auto key_id = std::make_shared<std::string>();  // set once authenticated
+  const bool access_log = deps_.logger != nullptr && deps_.logger->DebugEnabled();
+  if (deps_.metrics != nullptr || access_log) {
+    // Access log (debug level): every field is client-controlled and escaped by the logger.
+    LogFields fields;
+    if (access_log) {
+      fields = {{"method", request.method},
+                {"path", request.target.substr(0, request.target.find('?'))},
+                {"route", route_label},
+                {"remote", request.remote_address},
+                {"user_agent", request.Header("user-agent").value_or("")}};
+    }
     respond = [respond = std::move(respond), metrics = deps_.metrics, route_label,
-               method = request.method](HttpResponse r) {
-      metrics->ObserveHttpRequest(method, route_label, r.status);
+               method = request.method, logger = access_log ? deps_.logger : nullptr,
+               fields = std::move(fields), started = std::chrono::steady_clock::now(),
+               key_id = key_id](HttpResponse r) mutable {
+      if (metrics != nullptr) metrics->ObserveHttpRequest(method, route_label, r.status);
+      if (logger != nullptr) {
+        fields.emplace_back("status", std::to_string(r.status));
+        fields.emplace_back("key_id", *key_id);
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+        fields.emplace_back("duration_us", std::to_string(us));
+        logger->Debug("request", fields);
+      }
       respond(std::move(r));
     };
   }
 
-  auto call = std::make_shared<Call>();
   // On the main listener an unknown path needs a key too (401 before 404, so that routes
   // are not probed anonymously); the operations listener has public routes only.
   const bool main_listener = &routes == &routes_;
@@ -245,6 +268,7 @@ void Api::Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Resp
     Result<Principal> who = deps_.keys->Authenticate(*token);
     if (!who.ok()) return respond(ErrorResponse(who.status()));
     call->who = std::move(who).value();
+    *key_id = call->who.key_id;
   }
   if (path_match == nullptr) {
     const std::string path = request.target.substr(0, request.target.find('?'));

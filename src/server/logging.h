@@ -26,6 +26,7 @@ class Logger {
   void Warn(const std::string& msg, const LogFields& fields = {}) { Log(3, msg, fields); }
   void Error(const std::string& msg, const LogFields& fields = {}) { Log(4, msg, fields); }
   void Debug(const std::string& msg, const LogFields& fields = {}) { Log(1, msg, fields); }
+  bool DebugEnabled() const { return min_level_ <= 1; }
 
  private:
   void Log(int level, const std::string& msg, const LogFields& fields);

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -475,6 +476,56 @@ TEST_F(AccessTest, MetricsAndOperationsListener) {
   EXPECT_EQ(ops.Send("GET", "/v1/events?organization_id=org_a")->status, 404);
   HttpClient ops_admin("http://127.0.0.1:" + m[1].str(), kAdminKey);
   EXPECT_EQ(ops_admin.Send("GET", "/v1/orgs")->status, 404);
+}
+
+}  // namespace
+}  // namespace annals::testing
+
+namespace annals::testing {
+namespace {
+
+TEST(LogInjectionTest, ClientTextIsStoredVerbatimAndEscapedInOperatorLogs) {
+  TempDir dir;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(dir.path(), {},
+                           {{"ANNALS_ADMIN_KEY", kAdminKey},
+                            {"ANNALS_ORGS_AUTO_CREATE", "true"},
+                            {"ANNALS_LOG_LEVEL", "debug"},
+                            {"ANNALS_LOG_FORMAT", "json"}}))
+      << server.StderrText();
+  const std::string payload = "x\n{\"level\":\"error\",\"msg\":\"forged\"}\r\x1b[2J\u2028end";
+  json::object meta;
+  meta["note"] = payload;
+  const std::string event =
+      EventJson("org_log", "doc.updated", "2026-11-01T10:00:00Z", "u1", {{"doc", "d"}},
+                "\"metadata\":" + json::serialize(meta));
+  HttpClient c(server.url(), kAdminKey);
+  auto r = c.Send("POST", "/v1/events", event, "application/json",
+                  {{"User-Agent", "agent\\\" {\"msg\":\"forged\"}"}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 201) << r->body;
+  const std::string id(json::parse(r->body).at("data").at(0).at("id").as_string());
+  r = c.Send("GET", "/v1/events/" + id);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body).at("metadata").at("note").as_string(), payload);
+  // A path that decodes to a newline and a forged log object.
+  r = c.Send("GET", "/v1/nothing%0A%7B%22level%22%3A%22error%22%7D");
+  ASSERT_EQ(r->status, 404);
+  ASSERT_EQ(server.Stop(), 0);
+  // Every line the server wrote is one JSON object, and no forged entry appeared.
+  std::istringstream lines(server.StderrText());
+  std::string line;
+  size_t requests = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;  // the admin key banner is not a log line
+    boost::system::error_code ec;
+    json::value v = json::parse(line, ec);
+    ASSERT_FALSE(ec) << line;
+    EXPECT_NE(v.at("msg").as_string(), "forged");
+    if (v.at("msg").as_string() == "request") ++requests;
+    for (char ch : line) EXPECT_FALSE(static_cast<unsigned char>(ch) < 0x20) << line;
+  }
+  EXPECT_GE(requests, 3u);
 }
 
 }  // namespace
