@@ -115,10 +115,13 @@ trap 'exit 130' INT TERM
 
 admin_key="bench_admin_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-# Starts `annals serve` on data dir $1; sets server_pid and server_url.
+# Starts `annals serve` on data dir $1; sets server_pid and server_url. The workload's
+# organizations are created on first use, and the per-key rate limit is off: the load
+# generator sends everything with one key.
 start_server() {
   local data=$1 log_file=$2
-  ANNALS_ADMIN_KEY="$admin_key" "$build_dir/annals" serve --data "$data" \
+  ANNALS_ADMIN_KEY="$admin_key" ANNALS_ORGS_AUTO_CREATE=true \
+    ANNALS_RATE_LIMIT_REQUESTS_PER_SECOND=0 "$build_dir/annals" serve --data "$data" \
     --listen 127.0.0.1:0 2>"$log_file" &
   server_pid=$!
   server_url=""

@@ -95,6 +95,9 @@ class Store {
   // The last assigned seq of an organization (0 when it has no events).
   virtual Result<uint64_t> LastSeq(const std::string& organization_id) = 0;
 
+  // Every organization that has at least one event, in byte order.
+  virtual Result<std::vector<std::string>> OrganizationsWithEvents() = 0;
+
   // The event with this id, or nullopt.
   virtual Result<std::optional<EventRecord>> GetEvent(const std::string& id) = 0;
   // The event of an organization with this seq, or nullopt.

@@ -92,6 +92,19 @@ Result<std::unique_ptr<OrgRegistry>> OrgRegistry::Load(Store* store, const Clock
     std::string id = org->id;
     r->orgs_.emplace(std::move(id), std::move(org).value());
   }
+  // Data written before organizations were resources (or restored from a bare store) has
+  // events for organizations without records: those get default records.
+  Result<std::vector<std::string>> with_events = store->OrganizationsWithEvents();
+  if (!with_events.ok()) return with_events.status();
+  for (const std::string& id : *with_events) {
+    if (r->Exists(id)) continue;
+    Organization org;
+    org.id = id;
+    org.name = id;
+    org.created_at = org.updated_at = clock->NowMicros();
+    ANNALS_RETURN_IF_ERROR(r->Persist(org));
+    r->orgs_.emplace(id, std::move(org));
+  }
   if (!r->Exists(kPlatformOrganization)) {
     Organization platform;
     platform.id = std::string(kPlatformOrganization);

@@ -61,7 +61,8 @@ struct OrganizationPatch {
 
 class OrgRegistry {
  public:
-  // Loads every organization and creates the platform organization on first start.
+  // Loads every organization and creates the platform organization on first start, and a
+  // default record for any organization that has events but no record.
   // `store` and `clock` must outlive the registry.
   static Result<std::unique_ptr<OrgRegistry>> Load(Store* store, const Clock* clock);
 

@@ -9,6 +9,8 @@
 #include "access/organizations.h"
 #include "access/rate_limiter.h"
 #include "common/sha256.h"
+#include "domain/event_decoder.h"
+#include "ingest/ingestor.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals {
@@ -64,6 +66,25 @@ TEST_F(RegistryTest, PlatformOrganizationExistsFromTheStart) {
   EXPECT_EQ(orgs_->size(), 1u);
   Open();
   EXPECT_EQ(orgs_->size(), 1u);  // not created twice
+}
+
+TEST_F(RegistryTest, OrganizationsWithEventsButNoRecordGetOne) {
+  {
+    auto ingestor = Ingestor::Start(store_.get(), &clock_, IngestOptions{});
+    ASSERT_TRUE(ingestor.ok());
+    DecodeContext ctx;
+    ctx.now = kT0;
+    auto batch = DecodeEventsBody(
+        R"([{"organization_id":"org_legacy","action":"a.b","occurred_at":"2025-11-29T00:00:00Z",)"
+        R"("actor":{"id":"u","type":"user"},"targets":[{"id":"t","type":"doc"}]}])",
+        BodyFormat::kJson, EventLimits{}, RequestLimits{}, ctx);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_TRUE((*ingestor)->SubmitAndWait(std::move(batch->drafts)).ok());
+  }
+  EXPECT_FALSE(orgs_->Exists("org_legacy"));
+  Open();
+  EXPECT_TRUE(orgs_->Exists("org_legacy"));
+  EXPECT_EQ(orgs_->Get("org_legacy")->name, "org_legacy");
 }
 
 TEST_F(RegistryTest, OrganizationsPersistAndValidate) {

@@ -283,6 +283,9 @@ class FaultyStore final : public Store {
     return real_->GetMeta(n);
   }
   Status PutMeta(const std::string& n, const std::string& v) override { return real_->PutMeta(n, v); }
+  Result<std::vector<std::string>> OrganizationsWithEvents() override {
+    return real_->OrganizationsWithEvents();
+  }
   Result<std::vector<std::pair<std::string, std::string>>> ListMeta(const std::string& p,
                                                                     const std::string& a,
                                                                     size_t l) override {

@@ -1600,6 +1600,18 @@ Result<std::vector<std::pair<std::string, std::string>>> RocksStore::ListMeta(
   return out;
 }
 
+Result<std::vector<std::string>> RocksStore::OrganizationsWithEvents() {
+  std::vector<std::string> out;
+  {
+    std::shared_lock lock(seq_mu_);
+    for (const auto& [org, seq] : last_seq_) {
+      if (seq > 0) out.push_back(org);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<uint64_t> RocksStore::ApproximateSizeBytes() {
   uint64_t sst = 0;
   if (!db_->GetAggregatedIntProperty("rocksdb.total-sst-files-size", &sst)) {

@@ -77,6 +77,7 @@ class RocksStore final : public Store {
                                             const std::string& id) override;
   Result<std::optional<std::string>> GetMeta(const std::string& name) override;
   Status PutMeta(const std::string& name, const std::string& value) override;
+  Result<std::vector<std::string>> OrganizationsWithEvents() override;
   Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
       const std::string& prefix, const std::string& start_after, size_t limit) override;
   Result<uint64_t> ApproximateSizeBytes() override;
