@@ -12,6 +12,7 @@
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -1620,6 +1621,48 @@ Status RocksStore::Flush() {
   rocksdb::Status s = db_->Flush(fo, all);
   if (!s.ok()) return FromRocks(s, "flush failed");
   return Status::Ok();
+}
+
+Status RocksStore::Checkpoint(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) return Status::InvalidArgument("the checkpoint directory is empty");
+  std::error_code ec;
+  fs::path target = fs::absolute(dir, ec);
+  if (ec) return Status::InvalidArgument("cannot resolve " + dir + ": " + ec.message());
+  if (!target.has_filename()) target = target.parent_path();  // "/a/b/" names "/a/b"
+  const fs::file_status st = fs::symlink_status(target, ec);
+  if (st.type() != fs::file_type::not_found) {
+    return Status::InvalidArgument(
+        ec ? "cannot use " + dir + ": " + ec.message() : dir + " already exists",
+        "checkpoint_exists");
+  }
+  if (!fs::is_directory(target.parent_path(), ec)) {
+    return Status::InvalidArgument("the parent directory of " + dir + " does not exist",
+                                   "checkpoint_parent_missing");
+  }
+
+  // The bulk of the memtables is flushed while appends go on; the checkpoint then flushes
+  // what came since with the writers held off, so no write-ahead log holds anything the
+  // copy needs.
+  ANNALS_RETURN_IF_ERROR(Flush());
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return FromRocks(s, "cannot start a checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  {
+    std::lock_guard lock(write_mu_);
+    s = checkpoint->CreateCheckpoint(target.string(), /*log_size_for_flush=*/0);
+  }
+  if (s.ok()) return Status::Ok();
+  if (s.IsInvalidArgument()) {
+    return Status::InvalidArgument("cannot checkpoint to " + dir + ": " + s.ToString(),
+                                   "checkpoint_exists");
+  }
+  if (s.IsIOError()) {
+    return Status::Unavailable("cannot write the checkpoint to " + dir + ": " + s.ToString(),
+                               "checkpoint_failed");
+  }
+  return FromRocks(s, "cannot write the checkpoint to " + dir);
 }
 
 Status RocksStore::CompactAll() {

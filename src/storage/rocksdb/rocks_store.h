@@ -80,6 +80,11 @@ class RocksStore final : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
       const std::string& prefix, const std::string& start_after, size_t limit) override;
   Result<uint64_t> ApproximateSizeBytes() override;
+  // A RocksDB checkpoint: SST files are hard-linked when `dir` is on the same file system
+  // and copied otherwise; the rest is copied. Memtables are flushed first, the last time
+  // with writers held off, so the copy depends on no write-ahead log. Appends wait only for
+  // that last flush (of what was written since the first) and the linking.
+  Status Checkpoint(const std::string& dir) override;
 
   // Flushes every memtable to SST files and waits. For backups and tests (so that reads go
   // through SST files, bloom filters and the merge operator's compaction path).
