@@ -45,4 +45,35 @@ struct EventsArgs {
 };
 int RunEvents(const ClientArgs& client, const EventsArgs& args);
 
+// Organizations (admin_commands.cc). `annals orgs` lists every organization; create, get
+// and update print the organization. --json prints one JSON object per line.
+struct OrgsArgs {
+  std::string id;                          // get/update: the positional ID
+  std::optional<std::string> new_id;       // create: --id
+  std::optional<std::string> name;         // --name
+  std::optional<std::string> external_id;  // --external-id
+  bool clear_external_id = false;          // --clear-external-id
+  bool json = false;
+};
+int RunOrgsList(const ClientArgs& client, const OrgsArgs& args);
+int RunOrgsCreate(const ClientArgs& client, const OrgsArgs& args);
+int RunOrgsGet(const ClientArgs& client, const OrgsArgs& args);
+int RunOrgsUpdate(const ClientArgs& client, const OrgsArgs& args);
+
+// API keys (admin_commands.cc). `annals keys` lists keys (of one organization with --org);
+// create prints the new key's secret once; revoke prints the revoked key.
+struct KeysArgs {
+  std::string org;                  // list: filter; create: the key's organization
+  std::string id;                   // get/revoke: the positional ID
+  std::string name;                 // create
+  bool platform = false;            // create: a key over every organization
+  std::vector<std::string> scopes;  // create
+  std::string expires_at;           // create: RFC 3339
+  bool json = false;
+};
+int RunKeysList(const ClientArgs& client, const KeysArgs& args);
+int RunKeysCreate(const ClientArgs& client, const KeysArgs& args);
+int RunKeysGet(const ClientArgs& client, const KeysArgs& args);
+int RunKeysRevoke(const ClientArgs& client, const KeysArgs& args);
+
 }  // namespace annals
