@@ -76,4 +76,27 @@ int RunKeysCreate(const ClientArgs& client, const KeysArgs& args);
 int RunKeysGet(const ClientArgs& client, const KeysArgs& args);
 int RunKeysRevoke(const ClientArgs& client, const KeysArgs& args);
 
+// Follows the live event stream (tail_command.cc) until SIGINT or SIGTERM (exit 0),
+// reconnecting after dropped connections and server errors without losing or repeating
+// events; refusals (400, 401, 403, 404) end it with exit 1.
+struct TailArgs {
+  std::string org;
+  std::vector<std::string> actions;
+  std::vector<std::string> actor_ids;
+  std::vector<std::string> target_types;
+  std::vector<std::string> target_ids;
+  bool json = false;
+};
+int RunTail(const ClientArgs& client, const TailArgs& args);
+
+// A consistent copy of the store as a new data directory (backup_command.cc): through the
+// running server (POST /v1/backup), or with --data directly from a data directory that no
+// server holds.
+struct BackupArgs {
+  std::string to;        // the new directory
+  std::string data_dir;  // --data: offline
+  bool json = false;
+};
+int RunBackup(const ClientArgs& client, const BackupArgs& args);
+
 }  // namespace annals

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <utility>
 
 #include "cli/commands.h"
 
@@ -17,7 +18,8 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 int main(int argc, char** argv) {
   CLI::App app{
       "annals: a multi-tenant, tamper-evident platform audit log.\n"
-      "Run `annals serve` to start the server; the other subcommands talk to a running server."};
+      "Run `annals serve` to start the server; the other subcommands talk to a running server\n"
+      "(`annals backup --data DIR` works on a data directory that no server holds)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
 
@@ -34,10 +36,12 @@ int main(int argc, char** argv) {
   annals::ClientArgs client;
   client.server = EnvOr("ANNALS_SERVER", "http://127.0.0.1:8080");
   client.key = EnvOr("ANNALS_KEY", "");
+  // Returns the --server and --key options.
   auto add_client_options = [&client](CLI::App* cmd) {
-    cmd->add_option("--server", client.server,
-                    "annals server URL (env ANNALS_SERVER, default http://127.0.0.1:8080)");
-    cmd->add_option("--key", client.key, "API key (env ANNALS_KEY)");
+    return std::make_pair(
+        cmd->add_option("--server", client.server,
+                        "annals server URL (env ANNALS_SERVER, default http://127.0.0.1:8080)"),
+        cmd->add_option("--key", client.key, "API key (env ANNALS_KEY)"));
   };
   const char* const kJsonHelp = "Print one JSON object per line instead of a table";
 
@@ -139,6 +143,35 @@ int main(int argc, char** argv) {
   keys_revoke->add_flag("--json", keys.json, "Print the revoked key as JSON");
   add_client_options(keys_revoke);
 
+  annals::TailArgs tail;
+  CLI::App* tail_cmd = app.add_subcommand(
+      "tail", "Follow events as they are stored, until interrupted (Ctrl-C)");
+  tail_cmd->add_option("--org", tail.org, "Organization (required with a platform key)");
+  tail_cmd->add_option("--action", tail.actions, "Action, exact or prefix.* (repeatable)");
+  tail_cmd->add_option("--actor", tail.actor_ids, "Actor id (repeatable)");
+  tail_cmd->add_option("--target-type", tail.target_types, "Target type (repeatable)");
+  tail_cmd->add_option("--target-id", tail.target_ids, "Target id (repeatable)");
+  tail_cmd->add_flag("--json", tail.json, "Print each event as its JSON, one per line");
+  add_client_options(tail_cmd);
+
+  annals::BackupArgs backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup",
+      "Write a consistent copy of the store to a new directory, which `annals serve --data` "
+      "can start from");
+  backup_cmd
+      ->add_option("--to", backup.to,
+                   "The new directory (it must not exist); with a server, an absolute path on "
+                   "the server's machine")
+      ->required();
+  CLI::Option* backup_data = backup_cmd->add_option(
+      "--data", backup.data_dir,
+      "Back up this data directory directly, while no server holds it (also copies its "
+      "admin.key)");
+  backup_cmd->add_flag("--json", backup.json, "Print the result as JSON");
+  auto [backup_server, backup_key] = add_client_options(backup_cmd);
+  backup_data->excludes(backup_server)->excludes(backup_key);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -161,5 +194,7 @@ int main(int argc, char** argv) {
   if (keys_get->parsed()) return annals::RunKeysGet(client, keys);
   if (keys_revoke->parsed()) return annals::RunKeysRevoke(client, keys);
   if (keys_cmd->parsed()) return annals::RunKeysList(client, keys);
+  if (tail_cmd->parsed()) return annals::RunTail(client, tail);
+  if (backup_cmd->parsed()) return annals::RunBackup(client, backup);
   return 2;
 }
