@@ -8,6 +8,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -978,24 +979,24 @@ void ExpectConsistentPrefix(const std::string& copy_path, const std::vector<Even
   EXPECT_EQ(next.Last().position, last + 1);
 }
 
-TEST_F(RocksStoreTest, CheckpointWhileAppendingHoldsAConsistentPrefix) {
+// Takes a checkpoint into `copy_path` while another thread appends, then checks it.
+void CheckpointWhileAppending(RocksStore* store, Writer* writer, const std::string& copy_path) {
   constexpr size_t kBatch = 40;
-  for (uint64_t b = 0; b < 25; ++b) ASSERT_TRUE(writer_->Append(MixedBatch(kBatch, b)).ok());
+  for (uint64_t b = 0; b < 25; ++b) ASSERT_TRUE(writer->Append(MixedBatch(kBatch, b)).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   std::thread appender([&] {
     for (uint64_t b = 25; !stop.load(); ++b) {
-      if (!writer_->Append(MixedBatch(kBatch, b)).ok()) ++failures;
+      if (!writer->Append(MixedBatch(kBatch, b)).ok()) ++failures;
     }
   });
-  while (store_->LastPosition().value() < 50 * kBatch) std::this_thread::yield();
+  while (store->LastPosition().value() < 50 * kBatch) std::this_thread::yield();
 
-  const std::string copy_path = dir_.path() + "/copy";
-  const uint64_t before = store_->LastPosition().value();
-  Status s = store_->Checkpoint(copy_path);
-  const uint64_t after = store_->LastPosition().value();
+  const uint64_t before = store->LastPosition().value();
+  Status s = store->Checkpoint(copy_path);
+  const uint64_t after = store->LastPosition().value();
   // Let the appender go on after the checkpoint, then stop it.
-  while (store_->LastPosition().value() < after + 10 * kBatch) std::this_thread::yield();
+  while (store->LastPosition().value() < after + 10 * kBatch) std::this_thread::yield();
   stop = true;
   appender.join();
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -1009,10 +1010,28 @@ TEST_F(RocksStoreTest, CheckpointWhileAppendingHoldsAConsistentPrefix) {
     EXPECT_GE(copy->LastPosition().value(), before);
     EXPECT_LE(copy->LastPosition().value(), after);
   }
-  ExpectConsistentPrefix(copy_path, writer_->all(), kBatch);
+  ExpectConsistentPrefix(copy_path, writer->all(), kBatch);
   // The source store is unaffected and keeps everything.
-  EXPECT_EQ(store_->LastPosition().value(), writer_->all().size());
-  EXPECT_EQ(store_->ReadFrom(0, 1000000).value().size(), writer_->all().size());
+  EXPECT_EQ(store->LastPosition().value(), writer->all().size());
+  EXPECT_EQ(store->ReadFrom(0, 1000000).value().size(), writer->all().size());
+}
+
+TEST_F(RocksStoreTest, CheckpointWhileAppendingHoldsAConsistentPrefix) {
+  CheckpointWhileAppending(store_.get(), writer_.get(), dir_.path() + "/copy");
+}
+
+// SST files are copied instead of linked, and appends are not held off meanwhile.
+TEST_F(RocksStoreTest, CheckpointToAnotherFileSystemWhileAppending) {
+  struct stat here = {}, shm = {};
+  if (::stat(dir_.path().c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 ||
+      here.st_dev == shm.st_dev) {
+    GTEST_SKIP() << "no second file system (/dev/shm) here";
+  }
+  char tmpl[] = "/dev/shm/annals-checkpoint-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string other(tmpl);
+  CheckpointWhileAppending(store_.get(), writer_.get(), other + "/copy");
+  fs::remove_all(other);
 }
 
 TEST_F(RocksStoreTest, CheckpointNeedsNoWriteAheadLog) {

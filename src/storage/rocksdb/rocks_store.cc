@@ -1,5 +1,7 @@
 #include "storage/rocksdb/rocks_store.h"
 
+#include <sys/stat.h>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -1641,16 +1643,22 @@ Status RocksStore::Checkpoint(const std::string& dir) {
                                    "checkpoint_parent_missing");
   }
 
-  // The bulk of the memtables is flushed while appends go on; the checkpoint then flushes
-  // what came since with the writers held off, so no write-ahead log holds anything the
-  // copy needs.
+  // The bulk of the memtables is flushed while appends go on. Hard-linking is quick, so on
+  // the same file system the writers wait while the checkpoint flushes what came since and
+  // links the files: then no write-ahead log holds anything the copy needs. Copying to
+  // another file system takes as long as the data is large, too long to hold ingest.
   ANNALS_RETURN_IF_ERROR(Flush());
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
   if (!s.ok()) return FromRocks(s, "cannot start a checkpoint");
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  struct stat store_stat = {}, target_stat = {};
+  const bool links = ::stat(options_.path.c_str(), &store_stat) == 0 &&
+                     ::stat(target.parent_path().c_str(), &target_stat) == 0 &&
+                     store_stat.st_dev == target_stat.st_dev;
   {
-    std::lock_guard lock(write_mu_);
+    std::unique_lock writers(write_mu_, std::defer_lock);
+    if (links) writers.lock();
     s = checkpoint->CreateCheckpoint(target.string(), /*log_size_for_flush=*/0);
   }
   if (s.ok()) return Status::Ok();
