@@ -127,6 +127,13 @@ class Store {
 
   // Approximate bytes the store occupies on disk.
   virtual Result<uint64_t> ApproximateSizeBytes() = 0;
+
+  // Writes a consistent, openable copy of the store to `dir`, which must not exist: the
+  // copy holds the store's whole state at one instant between the call and its return
+  // (every append is in it entirely or not at all). Appends may continue meanwhile.
+  // kInvalidArgument when `dir` exists or its parent does not; kUnavailable/kInternal on
+  // I/O failure.
+  virtual Status Checkpoint(const std::string& dir) = 0;
 };
 
 }  // namespace annals

@@ -45,4 +45,58 @@ struct EventsArgs {
 };
 int RunEvents(const ClientArgs& client, const EventsArgs& args);
 
+// Organizations (admin_commands.cc). `annals orgs` lists every organization; create, get
+// and update print the organization. --json prints one JSON object per line.
+struct OrgsArgs {
+  std::string id;                          // get/update: the positional ID
+  std::optional<std::string> new_id;       // create: --id
+  std::optional<std::string> name;         // --name
+  std::optional<std::string> external_id;  // --external-id
+  bool clear_external_id = false;          // --clear-external-id
+  bool json = false;
+};
+int RunOrgsList(const ClientArgs& client, const OrgsArgs& args);
+int RunOrgsCreate(const ClientArgs& client, const OrgsArgs& args);
+int RunOrgsGet(const ClientArgs& client, const OrgsArgs& args);
+int RunOrgsUpdate(const ClientArgs& client, const OrgsArgs& args);
+
+// API keys (admin_commands.cc). `annals keys` lists keys (of one organization with --org);
+// create prints the new key's secret once; revoke prints the revoked key.
+struct KeysArgs {
+  std::string org;                  // list: filter; create: the key's organization
+  std::string id;                   // get/revoke: the positional ID
+  std::string name;                 // create
+  bool platform = false;            // create: a key over every organization
+  std::vector<std::string> scopes;  // create
+  std::string expires_at;           // create: RFC 3339
+  bool json = false;
+};
+int RunKeysList(const ClientArgs& client, const KeysArgs& args);
+int RunKeysCreate(const ClientArgs& client, const KeysArgs& args);
+int RunKeysGet(const ClientArgs& client, const KeysArgs& args);
+int RunKeysRevoke(const ClientArgs& client, const KeysArgs& args);
+
+// Follows the live event stream (tail_command.cc) until SIGINT or SIGTERM (exit 0),
+// reconnecting after dropped connections and server errors without losing or repeating
+// events; refusals (400, 401, 403, 404) end it with exit 1.
+struct TailArgs {
+  std::string org;
+  std::vector<std::string> actions;
+  std::vector<std::string> actor_ids;
+  std::vector<std::string> target_types;
+  std::vector<std::string> target_ids;
+  bool json = false;
+};
+int RunTail(const ClientArgs& client, const TailArgs& args);
+
+// A consistent copy of the store as a new data directory (backup_command.cc): through the
+// running server (POST /v1/backup), or with --data directly from a data directory that no
+// server holds.
+struct BackupArgs {
+  std::string to;        // the new directory
+  std::string data_dir;  // --data: offline
+  bool json = false;
+};
+int RunBackup(const ClientArgs& client, const BackupArgs& args);
+
 }  // namespace annals

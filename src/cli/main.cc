@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <utility>
 
 #include "cli/commands.h"
 
@@ -17,7 +18,8 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 int main(int argc, char** argv) {
   CLI::App app{
       "annals: a multi-tenant, tamper-evident platform audit log.\n"
-      "Run `annals serve` to start the server; the other subcommands talk to a running server."};
+      "Run `annals serve` to start the server; the other subcommands talk to a running server\n"
+      "(`annals backup --data DIR` works on a data directory that no server holds)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
 
@@ -34,11 +36,14 @@ int main(int argc, char** argv) {
   annals::ClientArgs client;
   client.server = EnvOr("ANNALS_SERVER", "http://127.0.0.1:8080");
   client.key = EnvOr("ANNALS_KEY", "");
+  // Returns the --server and --key options.
   auto add_client_options = [&client](CLI::App* cmd) {
-    cmd->add_option("--server", client.server,
-                    "annals server URL (env ANNALS_SERVER, default http://127.0.0.1:8080)");
-    cmd->add_option("--key", client.key, "API key (env ANNALS_KEY)");
+    return std::make_pair(
+        cmd->add_option("--server", client.server,
+                        "annals server URL (env ANNALS_SERVER, default http://127.0.0.1:8080)"),
+        cmd->add_option("--key", client.key, "API key (env ANNALS_KEY)"));
   };
+  const char* const kJsonHelp = "Print one JSON object per line instead of a table";
 
   annals::IngestArgs ingest;
   CLI::App* ingest_cmd =
@@ -74,6 +79,99 @@ int main(int argc, char** argv) {
   events_cmd->add_flag("--all", events.all, "Follow cursors through every page");
   add_client_options(events_cmd);
 
+  annals::OrgsArgs orgs;
+  CLI::App* orgs_cmd = app.add_subcommand(
+      "orgs", "List organizations (admin scope); its subcommands create, show and change one");
+  orgs_cmd->require_subcommand(0, 1);
+  orgs_cmd->add_flag("--json", orgs.json, kJsonHelp);
+  add_client_options(orgs_cmd);
+  CLI::App* orgs_create = orgs_cmd->add_subcommand("create", "Create an organization");
+  orgs_create->add_option("--id", orgs.new_id,
+                          "Organization id: letters, digits and _ . : @ - (default: a new "
+                          "org_... id)");
+  orgs_create->add_option("--name", orgs.name, "Display name");
+  orgs_create->add_option("--external-id", orgs.external_id,
+                          "Your own id for the organization, e.g. in your CRM");
+  orgs_create->add_flag("--json", orgs.json, "Print the organization as JSON");
+  add_client_options(orgs_create);
+  CLI::App* orgs_get = orgs_cmd->add_subcommand("get", "Show an organization");
+  orgs_get->add_option("id", orgs.id, "Organization id")->required();
+  orgs_get->add_flag("--json", orgs.json, "Print the organization as JSON");
+  add_client_options(orgs_get);
+  CLI::App* orgs_update =
+      orgs_cmd->add_subcommand("update", "Change an organization's name or external id");
+  orgs_update->add_option("id", orgs.id, "Organization id")->required();
+  orgs_update->add_option("--name", orgs.name, "New display name");
+  CLI::Option* external_id =
+      orgs_update->add_option("--external-id", orgs.external_id, "New external id");
+  orgs_update->add_flag("--clear-external-id", orgs.clear_external_id, "Remove the external id")
+      ->excludes(external_id);
+  orgs_update->add_flag("--json", orgs.json, "Print the organization as JSON");
+  add_client_options(orgs_update);
+
+  annals::KeysArgs keys;
+  CLI::App* keys_cmd = app.add_subcommand(
+      "keys", "List API keys (admin scope); its subcommands create, show and revoke one");
+  keys_cmd->require_subcommand(0, 1);
+  keys_cmd->add_option("--org", keys.org, "Only the keys of this organization");
+  keys_cmd->add_flag("--json", keys.json, kJsonHelp);
+  add_client_options(keys_cmd);
+  CLI::App* keys_create = keys_cmd->add_subcommand(
+      "create", "Create an API key and print its secret, which is shown this once only");
+  keys_create->add_option("--name", keys.name, "What the key is for")->required();
+  CLI::Option* key_org =
+      keys_create->add_option("--org", keys.org, "The organization the key belongs to");
+  keys_create->add_flag("--platform", keys.platform,
+                        "A platform key, over every organization (instead of --org)")
+      ->excludes(key_org);
+  keys_create
+      ->add_option("--scope", keys.scopes,
+                   "events:write, events:read or admin (repeatable; at least one)")
+      ->required()
+      ->check(CLI::IsMember({"events:write", "events:read", "admin"}));
+  keys_create->add_option("--expires-at", keys.expires_at,
+                          "When the key stops working, RFC 3339 (default: never)");
+  keys_create->add_flag("--json", keys.json, "Print the whole creation response as JSON");
+  add_client_options(keys_create);
+  CLI::App* keys_get = keys_cmd->add_subcommand("get", "Show an API key (never its secret)");
+  keys_get->add_option("id", keys.id, "Key id (key_...)")->required();
+  keys_get->add_flag("--json", keys.json, "Print the key as JSON");
+  add_client_options(keys_get);
+  CLI::App* keys_revoke =
+      keys_cmd->add_subcommand("revoke", "Revoke an API key: it stops working at once");
+  keys_revoke->add_option("id", keys.id, "Key id (key_...)")->required();
+  keys_revoke->add_flag("--json", keys.json, "Print the revoked key as JSON");
+  add_client_options(keys_revoke);
+
+  annals::TailArgs tail;
+  CLI::App* tail_cmd = app.add_subcommand(
+      "tail", "Follow events as they are stored, until interrupted (Ctrl-C)");
+  tail_cmd->add_option("--org", tail.org, "Organization (required with a platform key)");
+  tail_cmd->add_option("--action", tail.actions, "Action, exact or prefix.* (repeatable)");
+  tail_cmd->add_option("--actor", tail.actor_ids, "Actor id (repeatable)");
+  tail_cmd->add_option("--target-type", tail.target_types, "Target type (repeatable)");
+  tail_cmd->add_option("--target-id", tail.target_ids, "Target id (repeatable)");
+  tail_cmd->add_flag("--json", tail.json, "Print each event as its JSON, one per line");
+  add_client_options(tail_cmd);
+
+  annals::BackupArgs backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup",
+      "Write a consistent copy of the store to a new directory, which `annals serve --data` "
+      "can start from");
+  backup_cmd
+      ->add_option("--to", backup.to,
+                   "The new directory (it must not exist); with a server, an absolute path on "
+                   "the server's machine")
+      ->required();
+  CLI::Option* backup_data = backup_cmd->add_option(
+      "--data", backup.data_dir,
+      "Back up this data directory directly, while no server holds it (also copies its "
+      "admin.key)");
+  backup_cmd->add_flag("--json", backup.json, "Print the result as JSON");
+  auto [backup_server, backup_key] = add_client_options(backup_cmd);
+  backup_data->excludes(backup_server)->excludes(backup_key);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -88,5 +186,15 @@ int main(int argc, char** argv) {
   if (serve_cmd->parsed()) return annals::RunServe(serve);
   if (ingest_cmd->parsed()) return annals::RunIngest(client, ingest);
   if (events_cmd->parsed()) return annals::RunEvents(client, events);
+  if (orgs_create->parsed()) return annals::RunOrgsCreate(client, orgs);
+  if (orgs_get->parsed()) return annals::RunOrgsGet(client, orgs);
+  if (orgs_update->parsed()) return annals::RunOrgsUpdate(client, orgs);
+  if (orgs_cmd->parsed()) return annals::RunOrgsList(client, orgs);
+  if (keys_create->parsed()) return annals::RunKeysCreate(client, keys);
+  if (keys_get->parsed()) return annals::RunKeysGet(client, keys);
+  if (keys_revoke->parsed()) return annals::RunKeysRevoke(client, keys);
+  if (keys_cmd->parsed()) return annals::RunKeysList(client, keys);
+  if (tail_cmd->parsed()) return annals::RunTail(client, tail);
+  if (backup_cmd->parsed()) return annals::RunBackup(client, backup);
   return 2;
 }

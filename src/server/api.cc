@@ -187,6 +187,7 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "GET", "/v1/api-keys", kScopeAdmin, true, &Api::ListKeys);
   add(&routes_, "GET", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::GetKey);
   add(&routes_, "DELETE", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::RevokeKey);
+  add(&routes_, "POST", "/v1/backup", kScopeAdmin, true, &Api::Backup);
 }
 
 Api::~Api() = default;

@@ -98,6 +98,8 @@ class Api {
   void ListKeys(Call& c);
   void GetKey(Call& c);
   void RevokeKey(Call& c);
+  // backup
+  void Backup(Call& c);
 
   // Records a meta-audit event, then answers `response` (or the audit error).
   void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);

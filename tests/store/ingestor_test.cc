@@ -292,6 +292,7 @@ class FaultyStore final : public Store {
     return real_->ListMeta(p, a, l);
   }
   Result<uint64_t> ApproximateSizeBytes() override { return real_->ApproximateSizeBytes(); }
+  Status Checkpoint(const std::string& d) override { return real_->Checkpoint(d); }
 
  private:
   Store* real_;

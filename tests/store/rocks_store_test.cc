@@ -8,6 +8,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -905,6 +906,176 @@ TEST_F(RocksStoreTest, ReopenKeepsEverything) {
   store_ = MustOpen(TestOptions(dir_.store()));
   EXPECT_EQ(store_->LastPosition().value(), 4u);
   EXPECT_EQ(store_->LastSeq("org_acme").value(), 3u);
+}
+
+// ----------------------------------------------------------------------------------------
+// Checkpoints.
+
+// A batch of `n` events over three organizations and a few items.
+std::vector<Spec> MixedBatch(size_t n, uint64_t salt) {
+  std::vector<Spec> specs(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t k = salt * n + i;
+    specs[i].org = k % 3 == 0 ? "org_a" : k % 3 == 1 ? "org_b" : "org_c";
+    specs[i].action = k % 2 ? "doc.updated" : "doc.created";
+    specs[i].occurred_at = kT0 + static_cast<TimestampUs>(k % 97);
+    specs[i].targets = {{"doc", "d" + std::to_string(k % 11)}};
+  }
+  return specs;
+}
+
+// Opens a checkpoint and checks that it holds exactly the first `model` events up to its
+// LastPosition, which must end a whole batch of `batch` events.
+void ExpectConsistentPrefix(const std::string& copy_path, const std::vector<EventRecord>& model,
+                            size_t batch) {
+  RocksStoreOptions o = TestOptions(copy_path);
+  o.create_if_missing = false;
+  auto copy = MustOpen(o);
+  ASSERT_NE(copy, nullptr);
+  const uint64_t last = copy->LastPosition().value();
+  ASSERT_LE(last, model.size());
+  EXPECT_EQ(last % batch, 0u) << "a batch was torn";
+  std::vector<EventRecord> prefix(model.begin(), model.begin() + static_cast<long>(last));
+
+  // Every event up to the last position, byte-exact, and nothing after it.
+  auto read = copy->ReadFrom(0, model.size() + 1).value();
+  ASSERT_EQ(read.size(), last);
+  for (size_t i = 0; i < read.size(); ++i) ExpectSameEvent(read[i], prefix[i]);
+  for (size_t i = last; i < model.size(); ++i) {
+    EXPECT_FALSE(copy->GetEvent(model[i].id).value().has_value()) << model[i].id;
+  }
+  // Per-organization seqs: gap-free and ending where the prefix ends.
+  std::map<std::string, uint64_t> last_seq;
+  for (const auto& e : prefix) last_seq[e.fields.organization_id] = e.seq;
+  for (const char* org : {"org_a", "org_b", "org_c"}) {
+    EXPECT_EQ(copy->LastSeq(org).value(), last_seq[org]) << org;
+    for (uint64_t seq = 1; seq <= last_seq[org]; ++seq) {
+      auto e = copy->GetEventBySeq(org, seq).value();
+      ASSERT_TRUE(e.has_value()) << org << " seq " << seq;
+      EXPECT_EQ(e->fields.organization_id, org);
+    }
+    EXPECT_FALSE(copy->GetEventBySeq(org, last_seq[org] + 1).value().has_value());
+  }
+  // The indexes and items agree with the events.
+  for (const char* org : {"org_a", "org_c"}) {
+    EventFilter f = Org(org);
+    f.target_ids = {"d3"};
+    ScanRequest r = Request(f, true, 100000);
+    EXPECT_EQ(Ids(MustScan(copy.get(), r)), Ids(ReferenceScan(prefix, r))) << org;
+    f = Org(org);
+    f.actions = {"doc.created"};
+    r = Request(f, false, 100000);
+    EXPECT_EQ(Ids(MustScan(copy.get(), r)), Ids(ReferenceScan(prefix, r))) << org;
+    uint64_t count = 0;
+    for (const auto& e : prefix) {
+      count += e.fields.organization_id == org && e.fields.targets[0].id == "d3";
+    }
+    auto item = copy->GetItem(org, "doc", "d3").value();
+    EXPECT_EQ(item ? item->event_count : 0u, count) << org;
+  }
+  // The copy is a store of its own: appends continue its sequences.
+  Writer next(copy.get());
+  ASSERT_TRUE(next.Append({Spec{}}).ok());
+  EXPECT_EQ(next.Last().position, last + 1);
+}
+
+// Takes a checkpoint into `copy_path` while another thread appends, then checks it.
+void CheckpointWhileAppending(RocksStore* store, Writer* writer, const std::string& copy_path) {
+  constexpr size_t kBatch = 40;
+  for (uint64_t b = 0; b < 25; ++b) ASSERT_TRUE(writer->Append(MixedBatch(kBatch, b)).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread appender([&] {
+    for (uint64_t b = 25; !stop.load(); ++b) {
+      if (!writer->Append(MixedBatch(kBatch, b)).ok()) ++failures;
+    }
+  });
+  while (store->LastPosition().value() < 50 * kBatch) std::this_thread::yield();
+
+  const uint64_t before = store->LastPosition().value();
+  Status s = store->Checkpoint(copy_path);
+  const uint64_t after = store->LastPosition().value();
+  // Let the appender go on after the checkpoint, then stop it.
+  while (store->LastPosition().value() < after + 10 * kBatch) std::this_thread::yield();
+  stop = true;
+  appender.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(failures.load(), 0);
+
+  RocksStoreOptions o = TestOptions(copy_path);
+  o.create_if_missing = false;
+  {
+    auto copy = MustOpen(o);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_GE(copy->LastPosition().value(), before);
+    EXPECT_LE(copy->LastPosition().value(), after);
+  }
+  ExpectConsistentPrefix(copy_path, writer->all(), kBatch);
+  // The source store is unaffected and keeps everything.
+  EXPECT_EQ(store->LastPosition().value(), writer->all().size());
+  EXPECT_EQ(store->ReadFrom(0, 1000000).value().size(), writer->all().size());
+}
+
+TEST_F(RocksStoreTest, CheckpointWhileAppendingHoldsAConsistentPrefix) {
+  CheckpointWhileAppending(store_.get(), writer_.get(), dir_.path() + "/copy");
+}
+
+// SST files are copied instead of linked, and appends are not held off meanwhile.
+TEST_F(RocksStoreTest, CheckpointToAnotherFileSystemWhileAppending) {
+  struct stat here = {}, shm = {};
+  if (::stat(dir_.path().c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 ||
+      here.st_dev == shm.st_dev) {
+    GTEST_SKIP() << "no second file system (/dev/shm) here";
+  }
+  char tmpl[] = "/dev/shm/annals-checkpoint-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string other(tmpl);
+  CheckpointWhileAppending(store_.get(), writer_.get(), other + "/copy");
+  fs::remove_all(other);
+}
+
+TEST_F(RocksStoreTest, CheckpointNeedsNoWriteAheadLog) {
+  constexpr size_t kBatch = 10;
+  for (uint64_t b = 0; b < 30; ++b) ASSERT_TRUE(writer_->Append(MixedBatch(kBatch, b)).ok());
+  ASSERT_TRUE(store_->PutMeta("orgs/org_a", "{}").ok());
+  const std::string copy_path = dir_.path() + "/copy";
+  ASSERT_TRUE(store_->Checkpoint(copy_path).ok());
+  // Everything is in table files: without its logs the copy still holds every write.
+  for (const auto& entry : fs::directory_iterator(copy_path)) {
+    if (entry.path().extension() == ".log") fs::remove(entry.path());
+  }
+  ExpectConsistentPrefix(copy_path, writer_->all(), kBatch);
+  RocksStoreOptions o = TestOptions(copy_path);
+  o.create_if_missing = false;
+  auto copy = MustOpen(o);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->LastPosition().value(), 30 * kBatch + 1);  // and the append above
+  EXPECT_EQ(copy->GetMeta("orgs/org_a").value(), "{}");
+}
+
+TEST_F(RocksStoreTest, CheckpointRefusesAnExistingPathOrAMissingParent) {
+  ASSERT_TRUE(writer_->Append({Spec{}}).ok());
+  const std::string existing = dir_.path() + "/existing";
+  fs::create_directories(existing);
+  { std::ofstream(existing + "/keep.txt") << "mine"; }
+  for (const std::string& bad : {existing, existing + "/", existing + "/keep.txt"}) {
+    Status s = store_->Checkpoint(bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad << ": " << s.ToString();
+    EXPECT_THAT(s.message(), HasSubstr("already exists"));
+  }
+  EXPECT_TRUE(fs::exists(existing + "/keep.txt"));
+  EXPECT_EQ(fs::directory_iterator(existing)->path().filename(), "keep.txt");
+
+  Status s = store_->Checkpoint(dir_.path() + "/missing/copy");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_THAT(s.message(), HasSubstr("parent directory"));
+  EXPECT_FALSE(fs::exists(dir_.path() + "/missing"));
+  s = store_->Checkpoint(existing + "/keep.txt/copy");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+
+  // A checkpoint next to them works, and the store stays writable.
+  ASSERT_TRUE(store_->Checkpoint(dir_.path() + "/copy").ok());
+  EXPECT_TRUE(writer_->Append({Spec{}}).ok());
 }
 
 // Rewrites meta "format_version" directly, as another annals version would have written it.

@@ -1,5 +1,7 @@
 #include "storage/rocksdb/rocks_store.h"
 
+#include <sys/stat.h>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -12,6 +14,7 @@
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -1632,6 +1635,54 @@ Status RocksStore::Flush() {
   rocksdb::Status s = db_->Flush(fo, all);
   if (!s.ok()) return FromRocks(s, "flush failed");
   return Status::Ok();
+}
+
+Status RocksStore::Checkpoint(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) return Status::InvalidArgument("the checkpoint directory is empty");
+  std::error_code ec;
+  fs::path target = fs::absolute(dir, ec);
+  if (ec) return Status::InvalidArgument("cannot resolve " + dir + ": " + ec.message());
+  if (!target.has_filename()) target = target.parent_path();  // "/a/b/" names "/a/b"
+  const fs::file_status st = fs::symlink_status(target, ec);
+  if (st.type() != fs::file_type::not_found) {
+    return Status::InvalidArgument(
+        ec ? "cannot use " + dir + ": " + ec.message() : dir + " already exists",
+        "checkpoint_exists");
+  }
+  if (!fs::is_directory(target.parent_path(), ec)) {
+    return Status::InvalidArgument("the parent directory of " + dir + " does not exist",
+                                   "checkpoint_parent_missing");
+  }
+
+  // The bulk of the memtables is flushed while appends go on. Hard-linking is quick, so on
+  // the same file system the writers wait while the checkpoint flushes what came since and
+  // links the files: then no write-ahead log holds anything the copy needs. Copying to
+  // another file system takes as long as the data is large, too long to hold ingest.
+  ANNALS_RETURN_IF_ERROR(Flush());
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return FromRocks(s, "cannot start a checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  struct stat store_stat = {}, target_stat = {};
+  const bool links = ::stat(options_.path.c_str(), &store_stat) == 0 &&
+                     ::stat(target.parent_path().c_str(), &target_stat) == 0 &&
+                     store_stat.st_dev == target_stat.st_dev;
+  {
+    std::unique_lock writers(write_mu_, std::defer_lock);
+    if (links) writers.lock();
+    s = checkpoint->CreateCheckpoint(target.string(), /*log_size_for_flush=*/0);
+  }
+  if (s.ok()) return Status::Ok();
+  if (s.IsInvalidArgument()) {
+    return Status::InvalidArgument("cannot checkpoint to " + dir + ": " + s.ToString(),
+                                   "checkpoint_exists");
+  }
+  if (s.IsIOError()) {
+    return Status::Unavailable("cannot write the checkpoint to " + dir + ": " + s.ToString(),
+                               "checkpoint_failed");
+  }
+  return FromRocks(s, "cannot write the checkpoint to " + dir);
 }
 
 Status RocksStore::CompactAll() {

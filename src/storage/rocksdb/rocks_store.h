@@ -81,6 +81,14 @@ class RocksStore final : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
       const std::string& prefix, const std::string& start_after, size_t limit) override;
   Result<uint64_t> ApproximateSizeBytes() override;
+  // A RocksDB checkpoint: SST files are hard-linked when `dir` is on the store's file
+  // system and copied otherwise; the rest is copied. The memtables are flushed first while
+  // appends go on. On the same file system the checkpoint then flushes what came since and
+  // links the files with the writers held off (briefly), so the copy depends on no
+  // write-ahead log. On another file system appends are not held off for the copying: the
+  // copy then also holds the log of the appends made meanwhile (RocksDB trims it to a
+  // consistent end), which the first open of the copy replays.
+  Status Checkpoint(const std::string& dir) override;
 
   // Flushes every memtable to SST files and waits. For backups and tests (so that reads go
   // through SST files, bloom filters and the merge operator's compaction path).
