@@ -1,6 +1,7 @@
 // The HTTP/1.1 server (Boost.Beast on Asio), transport only: it parses requests, enforces
-// transport limits and timeouts, and hands each request to one HttpHandler. Beast stays
-// inside server.cc.
+// transport limits and timeouts, and hands each request to one HttpHandler. It speaks plain
+// HTTP, or HTTPS only when a certificate and key are configured. Responses are either whole
+// bodies or streams (see HttpResponse::start_stream). Beast stays inside server.cc.
 //
 // Thread-safety: Start/Stop from one controlling thread; the handler is called concurrently
 // from the server's worker threads and may answer from any thread.
@@ -18,18 +19,33 @@ namespace annals {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;          // 0 picks a free port; see HttpServer::port()
-  int threads = 2;               // worker threads running the event loop
-  size_t max_body_bytes = 16 << 20;   // larger bodies get 413 before they are read
+  uint16_t port = 8080;              // 0 picks a free port; see HttpServer::port()
+  int threads = 2;                   // worker threads running the event loop
+  size_t max_body_bytes = 16 << 20;  // larger bodies get 413 before they are read
   size_t max_header_bytes = 16 << 10;
-  std::chrono::milliseconds read_timeout{30000};   // to read a whole request once it began
-  std::chrono::milliseconds idle_timeout{60000};   // between requests on a keep-alive connection
+  // To read a request's headers once its first byte arrived, and again its body; also
+  // bounds the TLS handshake.
+  std::chrono::milliseconds read_timeout{30000};
+  // Before the first byte of a request (between requests on a keep-alive connection).
+  std::chrono::milliseconds idle_timeout{60000};
+  // A response write that makes no progress for this long closes the connection (whole
+  // responses and streams alike). A streaming connection is subject to this timeout only:
+  // its producer is expected to send heartbeats.
+  std::chrono::milliseconds write_timeout{30000};
   size_t max_connections = 10000;  // beyond it new connections get 503 and are closed
+  // Per stream: queued-but-unwritten bytes beyond this close the connection.
+  size_t max_stream_buffer_bytes = 1 << 20;
+  // HTTPS: a PEM certificate chain and its PEM private key. Both set: the listener speaks
+  // TLS (1.2 or later) only. Exactly one set, an unreadable file or a key that does not match
+  // the certificate: Start fails with invalid_config.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
  public:
-  // Binds and starts serving. Errors (address in use, bad host) are returned, not thrown.
+  // Binds and starts serving. Errors (address in use, bad host, bad TLS files) are returned,
+  // not thrown.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    HttpHandler handler);
   ~HttpServer();  // Stop() + join.
@@ -39,10 +55,15 @@ class HttpServer {
   // Connections currently open / requests currently being handled.
   size_t open_connections() const;
   size_t requests_in_flight() const;
+  // Streaming responses currently open (each also counts as an open connection).
+  size_t open_streams() const;
+  // Whether the listener speaks HTTPS.
+  bool tls() const;
 
   // Stops accepting new connections; open connections finish the request in progress and
-  // are closed. Waits up to `grace` for in-flight requests to be answered, then stops the
-  // event loop and joins the threads. Idempotent.
+  // are closed. Every open stream is ended at once (its on_close runs). Waits up to `grace`
+  // for in-flight requests to be answered, then stops the event loop and joins the threads.
+  // Idempotent.
   void Stop(std::chrono::milliseconds grace);
 
   class Impl;
