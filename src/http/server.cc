@@ -76,6 +76,7 @@ bool ParseTarget(std::string_view target, HttpRequest* req) {
   if (!u) return false;
   for (auto seg : u->segments()) req->segments.emplace_back(seg);
   for (auto p : u->params()) {
+    if (p.key.empty() && !p.has_value) continue;  // "?", "a=1&&b=2": empty segments
     req->query.emplace_back(std::string(p.key), p.has_value ? std::string(p.value) : std::string());
   }
   return true;

@@ -163,6 +163,8 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   http.read_timeout = config.server.read_timeout;
   http.idle_timeout = config.server.idle_timeout;
   http.max_connections = config.server.max_connections;
+  http.tls_cert_file = config.server.tls_cert;
+  http.tls_key_file = config.server.tls_key;
   Api* api = app->api_.get();
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       http, [api](HttpRequest&& req, Responder respond) { api->Handle(std::move(req), std::move(respond)); });
@@ -175,11 +177,14 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                             [server] { return static_cast<double>(server->open_connections()); });
   }
   std::string host = http.host.find(':') != std::string::npos ? "[" + http.host + "]" : http.host;
-  logger->Info("listening on http://" + host + ":" + std::to_string(app->http_->port()),
+  logger->Info(std::string("listening on ") + (app->http_->tls() ? "https://" : "http://") + host +
+                   ":" + std::to_string(app->http_->port()),
                {{"data", config.server.data_dir}});
 
   if (!config.server.ops_listen.empty()) {
     HttpServerOptions ops = http;
+    ops.tls_cert_file.clear();  // plain HTTP for monitoring on its own interface
+    ops.tls_key_file.clear();
     ANNALS_RETURN_IF_ERROR(SplitHostPort(config.server.ops_listen, &ops.host, &ops.port));
     ops.threads = 1;
     ops.max_connections = 256;

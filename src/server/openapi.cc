@@ -121,6 +121,9 @@ std::string_view OpenApiDocument() {
       "get": {"summary": "List API keys (scope admin)", "parameters": [{"$ref": "#/components/parameters/organization_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/before"}],
         "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKeyList"}}}}}}
     },
+    "/v1/backup": {"post": {"summary": "Write a consistent online copy of the embedded store as a new data directory (platform key, scope admin)",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["to"], "properties": {"to": {"type": "string", "description": "An absolute path that does not exist yet"}}}}}},
+      "responses": {"201": {"description": "Written", "content": {"application/json": {"schema": {"type": "object", "properties": {"path": {"type": "string"}, "bytes": {"type": "integer"}, "last_position": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}},
     "/v1/api-keys/{id}": {
       "get": {"summary": "One API key (scope admin)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}}, "404": {"$ref": "#/components/responses/Error"}}},
       "delete": {"summary": "Revoke an API key (scope admin; idempotent)", "parameters": [{"$ref": "#/components/parameters/id"}], "responses": {"200": {"description": "The revoked key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}}, "404": {"$ref": "#/components/responses/Error"}}}

@@ -556,15 +556,11 @@ TEST(CliBackupTest, OfflineBackupOfADataDirectoryNoServerHolds) {
 // ---------------------------------------------------------------------------------------
 // annals tail
 //
-// The server's /v1/events/stream is not there yet: against the real server the tail must
-// say so and stop. Its reconnecting and resuming are exercised against a scripted SSE
-// endpoint below until an end-to-end test can use the real one.
+// End to end against the real server below; reconnecting and resuming in detail against a
+// scripted SSE endpoint further down.
 
 TEST_F(CliAdminTest, TailAgainstAServerWithoutTheStreamSaysSoAndExitsOne) {
-  auto probe = Call("GET", "/v1/events/stream?organization_id=org_t");
-  if (probe.status != 404) GTEST_SKIP() << "the server offers /v1/events/stream now";
-  ExpectOneLineError(Annals({"tail", "--org", "org_t"}),
-                     "does not offer the live event stream (HTTP 404");
+  ExpectOneLineError(Annals({"tail", "--org", "org_unknown_t"}), "no organization with id");
   ExpectOneLineError(RunCommand({"annals", "tail", "--server", "http://127.0.0.1:1"}, Env()),
                      "cannot reach http://127.0.0.1:1");
 }
@@ -839,6 +835,48 @@ TEST(CliTailTest, RefusalsAreFinal) {
                         {{"ANNALS_SERVER", sse.url()}, {"ANNALS_KEY", "annals_test"}});
     ExpectOneLineError(r, c.message);
     EXPECT_EQ(sse.requests().size(), 1u) << c.message;
+  }
+}
+
+TEST(CliTailTest, FollowsTheRealServer) {
+  TempDir dir;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(dir.path())) << server.StderrText();
+  auto post = [&](int from, int to) {
+    std::string body = "[";
+    for (int i = from; i < to; ++i) {
+      if (i > from) body += ",";
+      body += EventJson("org_tail", i % 2 ? "doc.updated" : "user.login", "2026-03-01T00:00:01Z",
+                        "u" + std::to_string(i), {{"doc", std::to_string(i)}});
+    }
+    body += "]";
+    auto r = server.Client().Send("POST", "/v1/events", body, "application/json");
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 201) << r->body;
+  };
+  post(0, 1);  // creates the organization
+  RunningCommand tail({"tail", "--org", "org_tail", "--action", "doc.*", "--json"},
+                      {{"ANNALS_SERVER", server.url()}, {"ANNALS_KEY", kAdminKey}});
+  // The stream starts at "now": wait until it is open before producing.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto m = server.Client().Send("GET", "/metrics");
+    if (m.ok() && m->body.find("annals_tail_subscribers 1") != std::string::npos) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the tail never subscribed";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  post(1, 41);  // 20 matching events (odd i)
+  const std::string out = tail.WaitForLines(20);
+  EXPECT_EQ(tail.Signal(SIGTERM), 0) << tail.err();
+  const std::vector<std::string> lines = Lines(out);
+  ASSERT_EQ(lines.size(), 20u) << tail.err();
+  int64_t previous = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    json::value e = Parse(lines[i]);
+    EXPECT_EQ(e.at("action").as_string(), "doc.updated");
+    EXPECT_EQ(e.at("actor").at("id").as_string(), "u" + std::to_string(2 * i + 1));
+    EXPECT_GT(e.at("seq").as_int64(), previous);
+    previous = e.at("seq").as_int64();
   }
 }
 
