@@ -401,6 +401,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
     }
     if (auto len = parser_->content_length(); len && *len > state_->options.max_body_bytes) {
       keep_alive_ = false;
+      linger_ = true;
       Write(PlainError(413, "request_too_large",
                        "the request body is " + std::to_string(*len) + " bytes; the limit is " +
                            std::to_string(state_->options.max_body_bytes)),
@@ -432,6 +433,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   void HandleReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
+      linger_ = true;
       Write(PlainError(413, "request_too_large",
                        "the request body exceeds the limit of " +
                            std::to_string(state_->options.max_body_bytes) + " bytes"),
@@ -440,6 +442,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
     }
     if (ec == http::error::header_limit) {
       keep_alive_ = false;
+      linger_ = true;
       Write(PlainError(431, "headers_too_large", "the request headers are too large"), false, 11);
       return;
     }
@@ -689,9 +692,40 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
       Lowest().expires_after(std::min(state_->options.read_timeout, state_->options.write_timeout));
       stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->Close(); });
+    } else if (linger_) {
+      LingeringClose();
     } else {
       Close();
     }
+  }
+
+  // After refusing a request whose body was not read (413, 431), closing at once would make
+  // the kernel answer the client's remaining bytes with a reset, which can destroy the
+  // response before the client reads it. So: stop sending, read and discard what the client
+  // still sends (at most kLingerBytes, for at most kLingerTime), then close.
+  void LingeringClose() {
+    static constexpr size_t kLingerBytes = 64u << 20;
+    static constexpr auto kLingerTime = std::chrono::seconds(2);
+    beast::error_code ec;
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().expires_after(kLingerTime);
+    auto scratch = std::make_shared<std::array<char, 16384>>();
+    auto drained = std::make_shared<size_t>(0);
+    auto self = this->shared_from_this();
+    auto drain = std::make_shared<std::function<void()>>();
+    *drain = [self, scratch, drained, drain]() {
+      self->Lowest().async_read_some(
+          net::buffer(*scratch), [self, scratch, drained, drain](beast::error_code rec, size_t n) {
+            *drained += n;
+            if (rec || *drained > kLingerBytes) {
+              self->Close();
+              *drain = nullptr;  // break the cycle
+              return;
+            }
+            (*drain)();
+          });
+    };
+    (*drain)();
   }
 
   void Close() {
@@ -706,6 +740,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<ServerState> state_;
   bool keep_alive_ = true;
+  bool linger_ = false;  // the request's body was refused unread: LingeringClose
 
   // Streaming state.
   std::shared_ptr<StreamImpl> stream_impl_;
