@@ -905,6 +905,7 @@ class HttpServer::Impl {
     while (state_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    work_.reset();
     ioc_.stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
@@ -913,6 +914,10 @@ class HttpServer::Impl {
 
   std::shared_ptr<ServerState> state_;
   net::io_context ioc_;
+  // Keeps run() going while no I/O is pending, e.g. when every open connection waits for a
+  // handler (the ingestor) to answer; released by Stop.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{
+      net::make_work_guard(ioc_)};
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
   std::vector<std::thread> threads_;
