@@ -11,7 +11,7 @@ PACKAGES=(
   libpq-dev libsodium-dev zlib1g-dev libzstd-dev libsnappy-dev liblz4-dev libbz2-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  clang libclang-rt-14-dev postgresql-15 postgresql-contrib curl procps
+  clang libclang-rt-14-dev postgresql-15 postgresql-contrib curl openssl procps
 )
 
 missing=()

@@ -143,14 +143,15 @@ bool ServerProcess::Start(const std::filesystem::path& data_dir,
       stderr_.append(buf, static_cast<size_t>(n));
     }
   });
-  static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  static const std::regex kListening(R"(listening on (https?)://127\.0\.0\.1:(\d+))");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       std::smatch m;
       if (std::regex_search(stderr_, m, kListening)) {
-        port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
+        scheme_ = m[1].str();
+        port_ = static_cast<uint16_t>(std::stoi(m[2].str()));
         return true;
       }
     }

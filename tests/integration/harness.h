@@ -55,7 +55,7 @@ class ServerProcess {
   void Kill();
 
   uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
   std::string StderrText();
   pid_t pid() const { return pid_; }
 
@@ -67,6 +67,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
   uint16_t port_ = 0;
+  std::string scheme_ = "http";
   std::thread reader_;
   std::mutex mu_;
   std::string stderr_;
