@@ -8,7 +8,16 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "access/api_keys.h"
+#include "access/rate_limiter.h"
 #include "annals/clock.h"
+#include "common/sha256.h"
+#include "storage/rocksdb/rocks_store.h"
 #include "annals/event.h"
 #include "annals/options.h"
 #include "domain/event_decoder.h"
@@ -105,6 +114,74 @@ void BM_IndexKeys(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IndexKeys);
+
+// Per-request access checks: authenticating a bearer key and taking a rate-limit token.
+// A real (temporary) store holds the key records; lookups are in memory.
+class AccessFixture {
+ public:
+  AccessFixture() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("annals-micro-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    RocksStoreOptions o;
+    o.path = (dir_ / "store").string();
+    o.sync = false;
+    store_ = std::move(RocksStore::Open(o)).value();
+    keys_ = std::move(KeyRegistry::Load(store_.get(), &clock_, {Sha256(kBootstrap)})).value();
+    for (int i = 0; i < 1000; ++i) {  // a realistic number of keys
+      ApiKeyCreate c;
+      c.name = "k" + std::to_string(i);
+      c.organization_id = "org_" + std::to_string(i % 100);
+      c.scopes = kScopeEventsWrite | kScopeEventsRead;
+      auto made = keys_->Create(c);
+      if (i == 500) org_token_ = made->second;
+    }
+  }
+  ~AccessFixture() {
+    keys_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static constexpr const char* kBootstrap = "bench-bootstrap-admin-key-0123456789abcdef";
+  KeyRegistry& keys() { return *keys_; }
+  const std::string& org_token() const { return org_token_; }
+  const Clock* clock() const { return &clock_; }
+
+ private:
+  std::filesystem::path dir_;
+  SystemClock clock_;
+  std::unique_ptr<RocksStore> store_;
+  std::unique_ptr<KeyRegistry> keys_;
+  std::string org_token_;
+};
+
+void BM_AuthenticateOrganizationKey(benchmark::State& state) {
+  AccessFixture f;
+  for (auto _ : state) {
+    Result<Principal> who = f.keys().Authenticate(f.org_token());
+    benchmark::DoNotOptimize(who.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AuthenticateOrganizationKey);
+
+void BM_AuthenticateBootstrapKey(benchmark::State& state) {
+  AccessFixture f;
+  for (auto _ : state) {
+    Result<Principal> who = f.keys().Authenticate(AccessFixture::kBootstrap);
+    benchmark::DoNotOptimize(who.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AuthenticateBootstrapKey);
+
+void BM_RateLimiterAcquire(benchmark::State& state) {
+  SystemClock clock;
+  RateLimiter limiter(RateLimitOptions{1e9, 1e9}, &clock);
+  for (auto _ : state) benchmark::DoNotOptimize(limiter.Acquire("key_01JDQ8Z3W9K5Y6T7R8S9A0B1C2").ok());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RateLimiterAcquire);
 
 void BM_WorkloadNext(benchmark::State& state) {
   Workload w(WorkloadOptions{});

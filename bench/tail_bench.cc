@@ -263,14 +263,14 @@ int RunTail(const Flags& flags, const ServerUrl& server, const std::string& key,
     if (first_error.empty() && !s->error.empty()) first_error = s->error;
     ::close(s->fd);
   }
-  std::printf("| subscribers | target rate | events acked | delivered | lost | gaps | lag p50 ms | lag p99 ms | lag max ms | server CPU µs/delivered |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| subscribers | target rate | events acked | delivered | lost | gaps | lag p50 ms | lag p99 ms | lag max ms | server CPU s | server CPU µs/delivered |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::printf("| %d | %.0f/s (%.0f/s achieved) | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64
-              " | %.1f | %.1f | %.1f | %.2f |\n",
+              " | %.1f | %.1f | %.1f | %.1f | %.2f |\n",
               subscribers, rate, static_cast<double>(acked) / produce_seconds, acked, delivered,
               static_cast<uint64_t>(subscribers) * acked - std::min<uint64_t>(delivered, static_cast<uint64_t>(subscribers) * acked),
               gaps, lag.Percentile(0.5) / 1000, lag.Percentile(0.99) / 1000, lag.Max() / 1000,
-              pid > 0 && delivered > 0 ? (cpu_after - cpu_before) / static_cast<double>(delivered) : -1.0);
+              (cpu_after - cpu_before) / 1e6, pid > 0 && delivered > 0 ? (cpu_after - cpu_before) / static_cast<double>(delivered) : -1.0);
   if (failed) std::fprintf(stderr, "tail_bench: %" PRIu64 " producer requests failed\n", failed);
   if (!first_error.empty()) std::fprintf(stderr, "tail_bench: a subscriber: %s\n", first_error.c_str());
   if (short_subs) {
