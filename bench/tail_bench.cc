@@ -290,11 +290,16 @@ uint64_t ProcRssBytes(pid_t pid) {
 }
 
 int RunIdle(const Flags& flags, const ServerUrl& server, const std::string& key, pid_t pid) {
-  const int connections = static_cast<int>(flags.GetInt("connections"));
+  int connections = static_cast<int>(flags.GetInt("connections"));
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
   lim.rlim_cur = lim.rlim_max;
   setrlimit(RLIMIT_NOFILE, &lim);
+  // Leave descriptors for reading /proc and for the process itself.
+  if (lim.rlim_cur != RLIM_INFINITY && static_cast<rlim_t>(connections) + 64 > lim.rlim_cur) {
+    connections = static_cast<int>(lim.rlim_cur) - 64;
+    std::fprintf(stderr, "tail_bench: the open-file limit allows %d connections\n", connections);
+  }
   if (pid <= 0) {
     std::fprintf(stderr, "tail_bench: --mode idle needs --server-pid\n");
     return 2;

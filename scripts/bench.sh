@@ -2,12 +2,12 @@
 # Runs every annals benchmark side by side and writes a markdown report to
 # bench/results/latest.md (also printed at the end). `make bench` calls it.
 #
-#   scripts/bench.sh [--quick] [--seconds N] [--only peers,http,query,micro]
+#   scripts/bench.sh [--quick] [--seconds N] [--only peers,http,query,tail,micro]
 #                    [--query-events N] [--query-data DIR] [--work-dir DIR] [--build-dir DIR]
 #
 #   --quick           5 s per measurement and a 1-million-event query dataset
 #   --seconds N       duration of each sustained measurement (default 60)
-#   --only LIST       run only these parts (default: peers,http,query,micro)
+#   --only LIST       run only these parts (default: peers,http,query,tail,micro)
 #   --query-events N  events in the query dataset (default 10,000,000; 1,000,000 with --quick)
 #   --query-data DIR  where the query dataset is built and kept for reuse
 #                     (default bench/results/query-data-N)
@@ -18,18 +18,20 @@
 # Parts: peers = in-process durable ingest of annals vs a raw file, SQLite and PostgreSQL
 # (bench_peers starts and stops its own PostgreSQL); http = `annals serve` on a temporary data
 # dir under HTTP load (http_bench); query = first-page queries at 10M events, in process and
-# over HTTP (query_bench, with the server opened on the dataset); micro = Google Benchmark
+# over HTTP (query_bench, with the server opened on the dataset); tail = live-tail fan-out
+# (100 subscribers at 1,000 events/s, 10 at 10,000) and memory per idle connection
+# (tail_bench); micro = Google Benchmark
 # micro benchmarks. The benchmarks measure; they never fail on a missed target.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0
 seconds=60
-only="peers,http,query,micro"
+only="peers,http,query,tail,micro"
 query_events=""
 query_data=""
 work_dir=/var/tmp
@@ -61,7 +63,7 @@ fi
 case "$query_events" in ''|*[!0-9]*) echo "bench.sh: --query-events takes a whole number." >&2; exit 2 ;; esac
 query_data=${query_data:-$ROOT/bench/results/query-data-$query_events}
 for part in ${only//,/ }; do
-  case "$part" in peers|http|query|micro) ;; *) echo "bench.sh: unknown part '$part' in --only." >&2; exit 2 ;; esac
+  case "$part" in peers|http|query|tail|micro) ;; *) echo "bench.sh: unknown part '$part' in --only." >&2; exit 2 ;; esac
 done
 want() { [[ ",$only," == *",$1,"* ]]; }
 
@@ -83,7 +85,7 @@ case "$build_type" in
   *) log "warning: $build_dir is a '$build_type' build; numbers from it are not representative." ;;
 esac
 log "building ($build_type) in $build_dir..."
-cmake --build "$build_dir" --target annals bench_peers http_bench query_bench micro_bench >&2
+cmake --build "$build_dir" --target annals bench_peers http_bench tail_bench query_bench micro_bench >&2
 if [ "$bench_option_before" != "ON" ]; then
   cmake -S . -B "$build_dir" -DANNALS_BUILD_BENCH=OFF >/dev/null
 fi
@@ -99,7 +101,7 @@ sections="$run_dir/sections.md"
 targets="$run_dir/targets.md"
 : >"$sections"
 : >"$targets"
-ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true  # the idle-connection benchmark opens thousands of sockets
 
 server_pid=""
 server_dir=""
@@ -230,6 +232,50 @@ if want query; then
   else
     status=1
   fi
+fi
+
+# --- tail: live-tail fan-out and idle connections ----------------------------------------------
+if want tail; then
+  log "live tail fan-out and idle connections..."
+  tail_seconds=$(( seconds < 30 ? seconds : 30 ))
+  server_dir=$(mktemp -d "$work_dir/annals-bench-tail.XXXXXX")
+  {
+    echo "### Live tail fan-out (tail_bench, $tail_seconds s each)"
+    echo
+    echo "Rows with 0 subscribers are the ingest-only baseline of the same rate: the tail's own"
+    echo "CPU is the difference in server CPU seconds."
+    echo
+  } >>"$sections"
+  first=1
+  for scenario in "0 1000" "100 1000" "0 10000" "10 10000"; do
+    set -- $scenario
+    if start_server "$server_dir/data-$1-$2" "$run_dir/server-tail.log"; then
+      cmd=("$BIN/tail_bench" --server "$server_url" --key "$admin_key" --server-pid "$server_pid"
+        --mode tail --subscribers "$1" --rate "$2" --seconds "$tail_seconds" --org "org_tail_$1_$2")
+      commands+=("${cmd[*]}")
+      if [ $first -eq 1 ]; then
+        "${cmd[@]}" >>"$sections" || status=1
+        first=0
+      else
+        "${cmd[@]}" | tail -1 >>"$sections" || status=1
+      fi
+      stop_server
+    else
+      status=1
+    fi
+  done
+  echo >>"$sections"
+  if start_server "$server_dir/data-idle" "$run_dir/server-idle.log"; then
+    cmd=("$BIN/tail_bench" --server "$server_url" --key "$admin_key" --server-pid "$server_pid"
+      --mode idle --connections 5000)
+    commands+=("${cmd[*]}")
+    { echo "### Memory per idle connection"; echo; "${cmd[@]}" || status=1; echo; } >>"$sections"
+    stop_server
+  else
+    status=1
+  fi
+  rm -rf "$server_dir"
+  server_dir=""
 fi
 
 # --- micro ---------------------------------------------------------------------------------------
