@@ -530,3 +530,26 @@ TEST(LogInjectionTest, ClientTextIsStoredVerbatimAndEscapedInOperatorLogs) {
 
 }  // namespace
 }  // namespace annals::testing
+
+namespace annals::testing {
+namespace {
+
+TEST(PathTraversalTest, IdsAreNamesNeverPaths) {
+  TempDir dir;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(dir.path())) << server.StderrText();
+  HttpClient c(server.url(), kAdminKey);
+  for (const std::string path : {"/v1/events/..%2Fadmin.key", "/v1/events/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+                                 "/v1/orgs/..%2F..%2Fstore", "/v1/orgs/%2E%2E", "/v1/api-keys/..%2Fkey%2F",
+                                 "/v1/events/%2e%2e"}) {
+    auto r = c.Send("GET", path);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->status == 404 || r->status == 400) << path << " -> " << r->status << " " << r->body;
+    EXPECT_EQ(r->body.find("annals_admin"), std::string::npos);
+  }
+  EXPECT_EQ(c.Send("POST", "/v1/orgs", R"({"id":"../../x"})", "application/json")->status, 400);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "store"));
+}
+
+}  // namespace
+}  // namespace annals::testing

@@ -30,6 +30,51 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c->event_limits.max_future_us, 3600LL * 1000000);
   EXPECT_EQ(c->ingest.idempotency_window_us, 24LL * 3600 * 1000000);
   EXPECT_TRUE(c->store.sync);
+  EXPECT_EQ(c->server.ops_listen, "");
+  EXPECT_EQ(c->server.tls_cert, "");
+  EXPECT_FALSE(c->orgs.auto_create);
+  EXPECT_EQ(c->rate_limit.requests_per_second, 1000);
+  EXPECT_EQ(c->rate_limit.burst, 2000);
+  EXPECT_EQ(c->tail.max_subscribers, 1000u);
+  EXPECT_EQ(c->tail.stall_timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c->tail.heartbeat, std::chrono::milliseconds(15000));
+}
+
+TEST(ConfigTest, AccessTailAndOperationsKeys) {
+  testing::TempDir dir;
+  auto file = dir.path() / "b.toml";
+  std::ofstream(file) << "[orgs]\nauto_create = true\n[rate_limit]\nrequests_per_second = 2.5\n"
+                         "burst = 10\n[tail]\nmax_subscribers = 7\nstall_timeout = \"3s\"\n"
+                         "[server]\nops_listen = \"127.0.0.1:9090\"\n";
+  std::vector<std::string> env_s = {"ANNALS_RATE_LIMIT_BURST=20", "ANNALS_TAIL_HEARTBEAT=5s"};
+  auto env = Env(env_s);
+  ConfigOverrides o;
+  o.config_file = file.string();
+  auto c = LoadConfig(o, env.data());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->orgs.auto_create);
+  EXPECT_EQ(c->rate_limit.requests_per_second, 2.5);
+  EXPECT_EQ(c->rate_limit.burst, 20);
+  EXPECT_EQ(c->tail.max_subscribers, 7u);
+  EXPECT_EQ(c->tail.stall_timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(c->tail.heartbeat, std::chrono::milliseconds(5000));
+  EXPECT_EQ(c->server.ops_listen, "127.0.0.1:9090");
+  for (const auto& [toml, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"[orgs]\nauto_create = \"yes\"\n", "orgs.auto_create"},
+           {"[rate_limit]\nrequests_per_second = -1\n", "rate_limit.requests_per_second"},
+           {"[rate_limit]\nburst = 0.5\n", "rate_limit.burst"},
+           {"[tail]\nstall_timeout = \"soon\"\n", "tail.stall_timeout"},
+           {"[tail]\nwhatever = 1\n", "tail.whatever"},
+           {"[server]\nops_listen = \"nope\"\n", "listen"},
+       }) {
+    auto bad = dir.path() / "bad.toml";
+    std::ofstream(bad) << toml;
+    ConfigOverrides ob;
+    ob.config_file = bad.string();
+    auto r = LoadConfig(ob, nullptr);
+    ASSERT_FALSE(r.ok()) << toml;
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(ConfigTest, FileThenEnvironmentThenFlags) {
