@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/files.h"
 #include "annals/clock.h"
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -47,20 +48,6 @@ void PrintBackup(const boost::json::value& result, bool json) {
             << "); start a server on it with: annals serve --data " << Member(result, "path")
             << "\n"
             << std::flush;
-}
-
-// The bytes the files under `dir` occupy (hard-linked files count in full).
-uint64_t BytesUnder(const fs::path& dir) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->is_regular_file(size_ec)) {
-      const uintmax_t size = it->file_size(size_ec);
-      if (!size_ec) total += size;
-    }
-  }
-  return total;
 }
 
 int Online(const ClientArgs& client, const BackupArgs& args) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "common/files.h"
 #include "domain/canonical_json.h"
 #include "domain/json_fields.h"
 #include "domain/time.h"
@@ -39,21 +40,6 @@ Result<uint64_t> OpenCopy(const std::string& store_dir) {
                             copy.status().message());
   }
   return (*copy)->LastPosition();
-}
-
-// The bytes the files under `dir` occupy (hard-linked files count in full).
-uint64_t BytesUnder(const std::string& dir) {
-  namespace fs = std::filesystem;
-  uint64_t total = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->is_regular_file(size_ec)) {
-      const uintmax_t size = it->file_size(size_ec);
-      if (!size_ec) total += size;
-    }
-  }
-  return total;
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <charconv>
 
 #include "common/sha256.h"
-#include "query/event_filter.h"
+#include "domain/event_filter.h"
 
 namespace annals {
 

@@ -26,6 +26,7 @@
 #include <tuple>
 #include <utility>
 
+#include "domain/event_filter.h"
 #include "storage/key_encoding.h"
 
 namespace annals {
@@ -718,34 +719,10 @@ Result<std::vector<std::string>> DistinctValues(rocksdb::DB* db, rocksdb::Column
   return values;
 }
 
-bool Contains(const std::vector<std::string>& values, std::string_view v) {
-  for (const auto& x : values) {
-    if (x == v) return true;
-  }
-  return false;
-}
-
 // The whole filter, evaluated on a stored event's header (never its JSON).
 bool MatchesFilter(const EventFilter& f, const EventView& e) {
-  if (e.organization_id != f.organization_id) return false;
-  if (f.from && e.occurred_at < *f.from) return false;
-  if (f.to && e.occurred_at >= *f.to) return false;
-  if (!f.actions.empty() || !f.action_prefixes.empty()) {
-    bool match = Contains(f.actions, e.action);
-    for (size_t i = 0; !match && i < f.action_prefixes.size(); ++i) {
-      match = e.action.starts_with(f.action_prefixes[i]);
-    }
-    if (!match) return false;
-  }
-  if (!f.actor_ids.empty() && !Contains(f.actor_ids, e.actor_id)) return false;
-  if (!f.target_types.empty() || !f.target_ids.empty()) {
-    const bool match = AnyTarget(e, [&](std::string_view type, std::string_view id) {
-      return (f.target_types.empty() || Contains(f.target_types, type)) &&
-             (f.target_ids.empty() || Contains(f.target_ids, id));
-    });
-    if (!match) return false;
-  }
-  return true;
+  return MatchesFilterFields(f, e.organization_id, e.occurred_at, e.action, e.actor_id,
+                             [&](auto&& pred) { return AnyTarget(e, pred); });
 }
 
 std::vector<std::string> Dedup(std::vector<std::string> v) {
