@@ -179,6 +179,8 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "GET", "/v1/events", kScopeEventsRead, true, &Api::ListEvents);
   add(&routes_, "GET", "/v1/events/stream", kScopeEventsRead, true, &Api::StreamEvents);
   add(&routes_, "GET", "/v1/events/{id}", kScopeEventsRead, true, &Api::GetEvent);
+  add(&routes_, "GET", "/v1/items/{type}/{id}", kScopeEventsRead, true, &Api::GetItem);
+  add(&routes_, "GET", "/v1/items/{type}/{id}/history", kScopeEventsRead, true, &Api::ItemHistory);
   add(&routes_, "POST", "/v1/orgs", kScopeAdmin, true, &Api::CreateOrg);
   add(&routes_, "GET", "/v1/orgs", kScopeAdmin, true, &Api::ListOrgs);
   add(&routes_, "GET", "/v1/orgs/{id}", kScopeAdmin, true, &Api::GetOrg);

@@ -88,6 +88,9 @@ class Api {
   void ListEvents(Call& c);
   void GetEvent(Call& c);
   void StreamEvents(Call& c);
+  // items
+  void GetItem(Call& c);
+  void ItemHistory(Call& c);
   // organizations
   void CreateOrg(Call& c);
   void ListOrgs(Call& c);

@@ -102,6 +102,20 @@ std::string_view OpenApiDocument() {
       "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
     "/v1/events/{id}": {"get": {"summary": "One event, exactly as stored (scope events:read)", "parameters": [{"$ref": "#/components/parameters/id"}],
       "responses": {"200": {"description": "The event", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/items/{type}/{id}": {"get": {"summary": "An item's lifecycle (scope events:read): created_at (first event), updated_at (last), deleted_at, version_count",
+      "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/organization_id"}],
+      "responses": {"200": {"description": "The item", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "organization_id": {"type": "string"}, "type": {"type": "string"}, "id": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+        "deleted_at": {"type": ["string", "null"], "format": "date-time"}, "purge_after": {"type": ["string", "null"], "format": "date-time"},
+        "version_count": {"type": "integer"}, "first_seq": {"type": "integer"}, "last_seq": {"type": "integer"}, "legal_hold": {"type": "boolean"}}}}}},
+        "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/items/{type}/{id}/history": {"get": {"summary": "Every event naming the item, oldest first, with an RFC 6902 patch for each change (scope events:read)",
+      "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/organization_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/before"}],
+      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "data": {"type": "array", "items": {"type": "object", "properties": {"event": {"$ref": "#/components/schemas/Event"}, "op": {"type": ["string", "null"]}, "patch": {"type": ["array", "null"], "items": {"type": "object"}}}}},
+        "list_metadata": {"$ref": "#/components/schemas/ListMetadata"}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
     "/v1/orgs": {
       "post": {"summary": "Create an organization (platform key, scope admin)", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "external_id": {"type": "string"}, "settings": {"type": "object"}}}}}},
         "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Organization"}}}}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}},
