@@ -181,6 +181,8 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "GET", "/v1/events/{id}", kScopeEventsRead, true, &Api::GetEvent);
   add(&routes_, "GET", "/v1/items/{type}/{id}", kScopeEventsRead, true, &Api::GetItem);
   add(&routes_, "GET", "/v1/items/{type}/{id}/history", kScopeEventsRead, true, &Api::ItemHistory);
+  add(&routes_, "GET", "/v1/items/{type}/{id}/state", kScopeEventsRead, true, &Api::ItemState);
+  add(&routes_, "GET", "/v1/items/{type}/{id}/diff", kScopeEventsRead, true, &Api::ItemDiff);
   add(&routes_, "POST", "/v1/orgs", kScopeAdmin, true, &Api::CreateOrg);
   add(&routes_, "GET", "/v1/orgs", kScopeAdmin, true, &Api::ListOrgs);
   add(&routes_, "GET", "/v1/orgs/{id}", kScopeAdmin, true, &Api::GetOrg);

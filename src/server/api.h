@@ -91,6 +91,8 @@ class Api {
   // items
   void GetItem(Call& c);
   void ItemHistory(Call& c);
+  void ItemState(Call& c);
+  void ItemDiff(Call& c);
   // organizations
   void CreateOrg(Call& c);
   void ListOrgs(Call& c);

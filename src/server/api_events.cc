@@ -73,9 +73,9 @@ Status Api::CheckEventOrganizations(const Call& c, DecodedBatch* batch) {
   }
   if (!reserved.empty()) {
     reserved.insert(reserved.end(), unknown.begin(), unknown.end());
-    return Status::InvalidArgument(
-        reserved.size() == 1 ? reserved.front().message : "events name invalid organizations",
-        "invalid_event", std::move(reserved));
+    std::string message =
+        reserved.size() == 1 ? reserved.front().message : "events name invalid organizations";
+    return Status::InvalidArgument(std::move(message), "invalid_event", std::move(reserved));
   }
   if (unknown.empty()) return Status::Ok();
   if (batch->single) {

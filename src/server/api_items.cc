@@ -1,6 +1,8 @@
 // GET /v1/items/{type}/{id} and GET /v1/items/{type}/{id}/history: an item's lifecycle and
 // its timeline with per-change JSON Patches.
+#include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -43,6 +45,62 @@ std::optional<boost::json::value> StateAfter(const EventRecord& e) {
   const auto* after = changes->as_object().if_contains("after");
   if (after == nullptr) return std::nullopt;
   return *after;
+}
+
+// The last image an event leaves: StateAfter, except that a delete leaves its `before`
+// image (the item as it was when deleted) when it has one.
+std::optional<boost::json::value> LastImage(const EventRecord& e) {
+  if (e.fields.change_op != ChangeOp::kDelete) return StateAfter(e);
+  boost::system::error_code ec;
+  boost::json::value event = boost::json::parse(e.json, ec);
+  if (ec || !event.is_object()) return std::nullopt;
+  const auto* changes = event.as_object().if_contains("changes");
+  if (changes == nullptr || !changes->is_object()) return std::nullopt;
+  const auto* before = changes->as_object().if_contains("before");
+  if (before == nullptr) return std::nullopt;
+  return *before;
+}
+
+// An item's state as of a point in its (occurred_at, seq) order.
+struct StateAsOf {
+  bool existed = false;          // some event named the item at or before the point
+  bool has_state = false;        // some change set an image
+  boost::json::value image;      // the latest image (before the deletion when deleted)
+  EventRecord source_event;      // the event that set `image`
+  TimestampUs deleted_at = 0;    // when the latest change was a delete
+};
+
+// Scans the item's timeline backwards from `upto` (inclusive) for its state.
+Result<StateAsOf> ItemStateAsOf(Store* store, const EventFilter& item_filter, ListKey upto) {
+  StateAsOf out;
+  ScanRequest back;
+  back.filter = item_filter;
+  back.descending = true;
+  back.limit = 256;
+  back.start_after = upto.seq == UINT64_MAX ? ListKey{upto.occurred_at + 1, 0}
+                                            : ListKey{upto.occurred_at, upto.seq + 1};
+  bool first_change = true;
+  for (;;) {
+    Result<std::vector<EventRecord>> rows = store->Scan(back);
+    if (!rows.ok()) return rows.status();
+    for (EventRecord& e : *rows) {
+      out.existed = true;
+      if (e.fields.change_op == ChangeOp::kNone) continue;
+      if (first_change) {
+        first_change = false;
+        if (e.fields.change_op == ChangeOp::kDelete) out.deleted_at = e.fields.occurred_at;
+      }
+      if (std::optional<boost::json::value> image =
+              out.deleted_at != 0 ? LastImage(e) : StateAfter(e)) {
+        out.has_state = true;
+        out.image = std::move(*image);
+        out.source_event = std::move(e);
+        return out;
+      }
+    }
+    if (rows->size() < back.limit) return out;
+    back.start_after = ListKey{rows->back().fields.occurred_at, rows->back().seq};
+  }
 }
 
 }  // namespace
@@ -170,6 +228,163 @@ void Api::ItemHistory(Call& c) {
     body += "null";
   }
   body += "}}";
+  c.respond(JsonResponse(200, std::move(body)));
+}
+
+}  // namespace annals
+
+namespace annals {
+
+namespace {
+
+// Parses organization_id plus the named parameters of an item call; refuses anything else.
+Status ItemQuery(const HttpRequest& req, const std::vector<std::string>& names,
+                 std::string* org, std::vector<std::optional<std::string>>* values) {
+  values->assign(names.size(), std::nullopt);
+  std::vector<ErrorDetail> errors;
+  for (const auto& [name, value] : req.query) {
+    if (name == "organization_id") {
+      *org = value;
+      continue;
+    }
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      errors.push_back({"/query/" + name, "unknown query parameter '" + name + "'"});
+    } else {
+      (*values)[it - names.begin()] = value;
+    }
+  }
+  if (!errors.empty()) {
+    std::string message = errors.front().message;
+    return Status::InvalidArgument(std::move(message), "invalid_request", std::move(errors));
+  }
+  return Status::Ok();
+}
+
+void AppendStateBody(const StateAsOf& s, std::string* body) {
+  *body += "\"deleted_at\":";
+  AppendTimeOrNull(s.deleted_at, body);
+  *body += ",\"event_id\":";
+  AppendJsonString(s.source_event.id, body);
+  *body += ",\"occurred_at\":";
+  AppendJsonString(FormatRfc3339Micros(s.source_event.fields.occurred_at), body);
+  *body += ",\"seq\":" + std::to_string(s.source_event.seq);
+  *body += ",\"state\":";
+  AppendCanonical(s.image, body);
+}
+
+}  // namespace
+
+void Api::ItemState(Call& c) {
+  const std::string& type = c.params[0];
+  const std::string& id = c.params[1];
+  std::string org;
+  std::vector<std::optional<std::string>> v;
+  Status q = ItemQuery(c.req, {"at"}, &org, &v);
+  if (!q.ok()) return c.respond(ErrorResponse(q));
+  TimestampUs at = deps_.clock->NowMicros();
+  if (v[0]) {
+    Result<TimestampUs> parsed = ParseRfc3339(*v[0]);
+    if (!parsed.ok()) {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "at must be an RFC 3339 timestamp: " + parsed.status().message(), "invalid_request",
+          {{"/query/at", "not an RFC 3339 timestamp"}})));
+    }
+    at = *parsed;
+  }
+  Result<std::string> resolved = ResolveOrganization(c.who, org, true);
+  if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
+  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
+  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
+  if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
+  EventFilter f;
+  f.organization_id = *resolved;
+  f.target_types = {type};
+  f.target_ids = {id};
+  Result<StateAsOf> s = ItemStateAsOf(deps_.store, f, ListKey{at, UINT64_MAX});
+  if (!s.ok()) return c.respond(ErrorResponse(s.status()));
+  if (!s->existed) {
+    return c.respond(ErrorResponse(Status::NotFound(
+        "the item " + type + "/" + id + " did not exist yet at " + FormatRfc3339Micros(at) +
+            " (its first event is at " + FormatRfc3339Micros((*item)->first_seen) + ")",
+        "item_not_found")));
+  }
+  if (!s->has_state) {
+    return c.respond(ErrorResponse(Status::NotFound(
+        "no event up to " + FormatRfc3339Micros(at) + " carried changes for " + type + "/" + id +
+            ", so its state is unknown",
+        "no_state")));
+  }
+  std::string body = "{\"at\":";
+  AppendJsonString(FormatRfc3339Micros(at), &body);
+  body += ',';
+  AppendStateBody(*s, &body);
+  body += '}';
+  c.respond(JsonResponse(200, std::move(body)));
+}
+
+void Api::ItemDiff(Call& c) {
+  const std::string& type = c.params[0];
+  const std::string& id = c.params[1];
+  std::string org;
+  std::vector<std::optional<std::string>> v;
+  Status q = ItemQuery(c.req, {"from_seq", "to_seq"}, &org, &v);
+  if (!q.ok()) return c.respond(ErrorResponse(q));
+  std::vector<ErrorDetail> errors;
+  uint64_t seqs[2] = {0, 0};
+  const char* names[2] = {"from_seq", "to_seq"};
+  for (int i = 0; i < 2; ++i) {
+    const std::string& text = v[i].value_or("");
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), seqs[i]);
+    if (!v[i] || ec != std::errc() || p != text.data() + text.size() || seqs[i] == 0) {
+      errors.push_back({std::string("/query/") + names[i],
+                        std::string(names[i]) + " must be the seq of an event naming the item"});
+    }
+  }
+  if (!errors.empty()) {
+    std::string message = errors.front().message;
+    return c.respond(ErrorResponse(
+        Status::InvalidArgument(std::move(message), "invalid_request", std::move(errors))));
+  }
+  Result<std::string> resolved = ResolveOrganization(c.who, org, true);
+  if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
+  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
+  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
+  if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
+  EventFilter f;
+  f.organization_id = *resolved;
+  f.target_types = {type};
+  f.target_ids = {id};
+  StateAsOf states[2];
+  for (int i = 0; i < 2; ++i) {
+    Result<std::optional<EventRecord>> e = deps_.store->GetEventBySeq(*resolved, seqs[i]);
+    if (!e.ok()) return c.respond(ErrorResponse(e.status()));
+    bool names_item = false;
+    if (e->has_value()) {
+      for (const TargetRef& t : (*e)->fields.targets) names_item |= t.type == type && t.id == id;
+    }
+    if (!names_item) {
+      return c.respond(ErrorResponse(Status::NotFound(
+          "event seq " + std::to_string(seqs[i]) + " does not name the item " + type + "/" + id,
+          "event_not_found")));
+    }
+    Result<StateAsOf> s =
+        ItemStateAsOf(deps_.store, f, ListKey{(*e)->fields.occurred_at, (*e)->seq});
+    if (!s.ok()) return c.respond(ErrorResponse(s.status()));
+    states[i] = std::move(*s);
+  }
+  const boost::json::value empty = boost::json::object();
+  const boost::json::value& from = states[0].has_state && states[0].deleted_at == 0 ? states[0].image : empty;
+  const boost::json::value& to = states[1].has_state && states[1].deleted_at == 0 ? states[1].image : empty;
+  std::string body = "{\"from\":";
+  AppendCanonical(from, &body);
+  body += ",\"from_seq\":" + std::to_string(seqs[0]);
+  body += ",\"patch\":";
+  AppendCanonical(boost::json::value(JsonPatch(from, to)), &body);
+  body += ",\"to\":";
+  AppendCanonical(to, &body);
+  body += ",\"to_seq\":" + std::to_string(seqs[1]);
+  body += '}';
   c.respond(JsonResponse(200, std::move(body)));
 }
 

@@ -116,6 +116,16 @@ std::string_view OpenApiDocument() {
         "data": {"type": "array", "items": {"type": "object", "properties": {"event": {"$ref": "#/components/schemas/Event"}, "op": {"type": ["string", "null"]}, "patch": {"type": ["array", "null"], "items": {"type": "object"}}}}},
         "list_metadata": {"$ref": "#/components/schemas/ListMetadata"}}}}}},
         "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/items/{type}/{id}/state": {"get": {"summary": "The item's image at an instant (scope events:read): the latest after-image at or before `at`, with deleted_at when it was deleted by then",
+      "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/organization_id"}, {"name": "at", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "default: now"}],
+      "responses": {"200": {"description": "The state", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "at": {"type": "string"}, "state": {"type": "object"}, "seq": {"type": "integer"}, "event_id": {"type": "string"}, "occurred_at": {"type": "string"}, "deleted_at": {"type": ["string", "null"]}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/items/{type}/{id}/diff": {"get": {"summary": "RFC 6902 patch between the item's states after two of its events (scope events:read)",
+      "parameters": [{"name": "type", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/organization_id"}, {"name": "from_seq", "in": "query", "required": true, "schema": {"type": "integer"}}, {"name": "to_seq", "in": "query", "required": true, "schema": {"type": "integer"}}],
+      "responses": {"200": {"description": "The patch", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "from_seq": {"type": "integer"}, "to_seq": {"type": "integer"}, "from": {"type": "object"}, "to": {"type": "object"}, "patch": {"type": "array", "items": {"type": "object"}}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
     "/v1/orgs": {
       "post": {"summary": "Create an organization (platform key, scope admin)", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "external_id": {"type": "string"}, "settings": {"type": "object"}}}}}},
         "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Organization"}}}}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}},

@@ -116,5 +116,69 @@ TEST_F(ItemsTest, UnknownItemsBadQueriesAndOtherTenants) {
   EXPECT_EQ(Get(Path("F-1", "/history"), token).status, 404);
 }
 
+TEST_F(ItemsTest, StateAtAnInstantAndDiffBetweenVersions) {
+  auto post = [&](const std::string& event) -> int64_t {
+    auto r = server_.Client().Send("POST", "/v1/events", event, "application/json");
+    EXPECT_EQ(r->status, 201) << r->body;
+    return json::parse(r->body).at("data").at(0).at("seq").as_int64();
+  };
+  const int64_t created = post(Event("F-1", "finding.created", "2026-11-01T10:00:00Z",
+                                     R"({"op":"create","after":{"state":"open","severity":"high"}})"));
+  const int64_t commented = post(Event("F-1", "finding.commented", "2026-11-01T11:00:00Z", ""));
+  const int64_t updated = post(Event("F-1", "finding.updated", "2026-11-01T12:00:00Z",
+                                     R"({"op":"update","after":{"state":"closed","severity":"high"}})"));
+  const int64_t deleted = post(Event("F-1", "finding.deleted", "2026-11-01T13:00:00Z",
+                                     R"({"op":"delete","before":{"state":"closed","severity":"high"}})"));
+  const int64_t other = post(Event("F-9", "finding.created", "2026-11-01T10:00:00Z", R"({"op":"create","after":{}})"));
+  post(Event("F-3", "finding.viewed", "2026-11-01T10:00:00Z", ""));
+
+  auto state = [&](const std::string& id, const std::string& at) {
+    return Get(Path(id, "/state") + "?organization_id=org_a&at=" + at);
+  };
+  auto r = state("F-1", "2026-11-01T09:00:00Z");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("did not exist yet"), std::string::npos) << r.body;
+  r = state("F-1", "2026-11-01T10:30:00Z");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value v = json::parse(r.body);
+  EXPECT_EQ(json::serialize(v.at("state")), R"({"severity":"high","state":"open"})");
+  EXPECT_EQ(v.at("seq").as_int64(), created);
+  EXPECT_TRUE(v.at("deleted_at").is_null());
+  EXPECT_EQ(json::serialize(json::parse(state("F-1", "2026-11-01T11:30:00Z").body).at("state")),
+            R"({"severity":"high","state":"open"})");  // a comment changes nothing
+  v = json::parse(state("F-1", "2026-11-01T12:00:00Z").body);  // the instant itself counts
+  EXPECT_EQ(v.at("state").at("state").as_string(), "closed");
+  EXPECT_EQ(v.at("seq").as_int64(), updated);
+  r = state("F-1", "2026-11-02T00:00:00Z");
+  v = json::parse(r.body);
+  EXPECT_EQ(json::serialize(v.at("state")), R"({"severity":"high","state":"closed"})");
+  EXPECT_EQ(v.at("deleted_at").as_string(), "2026-11-01T13:00:00.000000Z");
+  EXPECT_EQ(Get(Path("F-1", "/state") + "?organization_id=org_a").status, 200);  // default: now
+  r = state("F-3", "2026-11-02T00:00:00Z");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("no_state"), std::string::npos) << r.body;
+  EXPECT_EQ(state("F-1", "yesterday").status, 400);
+  EXPECT_EQ(Get(Path("F-1", "/state") + "?organization_id=org_a&when=now").status, 400);
+
+  auto diff = [&](int64_t from, int64_t to) {
+    return Get(Path("F-1", "/diff") + "?organization_id=org_a&from_seq=" + std::to_string(from) +
+               "&to_seq=" + std::to_string(to));
+  };
+  r = diff(created, updated);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::serialize(json::parse(r.body).at("patch")),
+            R"([{"op":"replace","path":"/state","value":"closed"}])");
+  EXPECT_EQ(json::serialize(json::parse(diff(commented, updated).body).at("patch")),
+            R"([{"op":"replace","path":"/state","value":"closed"}])");
+  EXPECT_EQ(json::serialize(json::parse(diff(updated, created).body).at("patch")),
+            R"([{"op":"replace","path":"/state","value":"open"}])");
+  EXPECT_EQ(json::serialize(json::parse(diff(updated, deleted).body).at("patch")),
+            R"([{"op":"remove","path":"/severity"},{"op":"remove","path":"/state"}])");
+  EXPECT_EQ(diff(created, other).status, 404);  // that event does not name F-1
+  EXPECT_EQ(diff(created, 999999).status, 404);
+  EXPECT_EQ(Get(Path("F-1", "/diff") + "?organization_id=org_a&from_seq=1").status, 400);
+  EXPECT_EQ(Get(Path("F-1", "/diff") + "?organization_id=org_a&from_seq=x&to_seq=2").status, 400);
+}
+
 }  // namespace
 }  // namespace annals::testing
