@@ -89,6 +89,16 @@ struct TailArgs {
 };
 int RunTail(const ClientArgs& client, const TailArgs& args);
 
+// An item's timeline (history_command.cc): every event naming TYPE/ID, oldest first, with
+// the fields each change added, removed or replaced.
+struct HistoryArgs {
+  std::string type;
+  std::string id;
+  std::string org;
+  bool json = false;
+};
+int RunHistory(const ClientArgs& client, const HistoryArgs& args);
+
 // A consistent copy of the store as a new data directory (backup_command.cc): through the
 // running server (POST /v1/backup), or with --data directly from a data directory that no
 // server holds.

@@ -154,6 +154,16 @@ int main(int argc, char** argv) {
   tail_cmd->add_flag("--json", tail.json, "Print each event as its JSON, one per line");
   add_client_options(tail_cmd);
 
+  annals::HistoryArgs history;
+  CLI::App* history_cmd = app.add_subcommand(
+      "history", "An item's timeline from creation to deletion, with per-field changes");
+  history_cmd->add_option("type", history.type, "Target type, e.g. finding")->required();
+  history_cmd->add_option("id", history.id, "Target id (any characters)")->required();
+  history_cmd->add_option("--org", history.org, "Organization (required with a platform key)");
+  history_cmd->add_flag("--json", history.json,
+                        "Print each entry ({event, op, patch}) as JSON, one per line");
+  add_client_options(history_cmd);
+
   annals::BackupArgs backup;
   CLI::App* backup_cmd = app.add_subcommand(
       "backup",
@@ -196,5 +206,6 @@ int main(int argc, char** argv) {
   if (keys_cmd->parsed()) return annals::RunKeysList(client, keys);
   if (tail_cmd->parsed()) return annals::RunTail(client, tail);
   if (backup_cmd->parsed()) return annals::RunBackup(client, backup);
+  if (history_cmd->parsed()) return annals::RunHistory(client, history);
   return 2;
 }

@@ -2,6 +2,7 @@
 // per-change JSON Patches, paging, ids with any characters, tenants.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "harness.h"
@@ -178,6 +179,32 @@ TEST_F(ItemsTest, StateAtAnInstantAndDiffBetweenVersions) {
   EXPECT_EQ(diff(created, 999999).status, 404);
   EXPECT_EQ(Get(Path("F-1", "/diff") + "?organization_id=org_a&from_seq=1").status, 400);
   EXPECT_EQ(Get(Path("F-1", "/diff") + "?organization_id=org_a&from_seq=x&to_seq=2").status, 400);
+}
+
+TEST_F(ItemsTest, HistoryCommandPrintsAReadableTimeline) {
+  Post(Event("F 1", "finding.created", "2026-11-01T10:00:00Z",
+             R"({"op":"create","after":{"state":"open","severity":"high"}})"));
+  Post(Event("F 1", "finding.commented", "2026-11-01T11:00:00Z", ""));
+  Post(Event("F 1", "finding.updated", "2026-11-01T12:00:00Z",
+             R"({"op":"update","after":{"state":"closed","severity":"high"}})"));
+  const std::map<std::string, std::string> env = {{"ANNALS_SERVER", server_.url()},
+                                                  {"ANNALS_KEY", kAdminKey}};
+  CommandResult r = RunCommand({"annals", "history", "finding", "F 1", "--org", "org_a"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "2026-11-01T10:00:00Z  #1  finding.created  by user:user_7  [create]\n"
+            "    + /severity = \"high\"\n"
+            "    + /state = \"open\"\n"
+            "2026-11-01T11:00:00Z  #2  finding.commented  by user:user_7\n"
+            "2026-11-01T12:00:00Z  #3  finding.updated  by user:user_7  [update]\n"
+            "    ~ /state = \"closed\"\n");
+  r = RunCommand({"annals", "history", "finding", "F 1", "--org", "org_a", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3);
+  r = RunCommand({"annals", "history", "finding", "nope", "--org", "org_a"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no item"), std::string::npos) << r.err;
+  EXPECT_EQ(RunCommand({"annals", "history", "finding"}, env).exit_code, 2);
 }
 
 }  // namespace
