@@ -320,6 +320,130 @@ QueryStats RunHttp(HttpClient* client, const std::vector<QueryPlan>& plans, cons
   return s;
 }
 
+// An item drawn from the dataset, for item history and state queries.
+struct ItemPlan {
+  std::string org, type, id;
+  int64_t at = 0;  // occurred_at of the event it was drawn from: state?at= asks about then
+};
+
+// Draws items by reading the events at pseudo-random positions.
+std::vector<ItemPlan> DrawItems(Store* store, uint64_t events, size_t n) {
+  std::vector<ItemPlan> out;
+  uint64_t x = 0x51ed270b27a3f1c5ULL;
+  for (size_t i = 0; i < n && events > 0; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    Result<std::vector<EventRecord>> r = store->ReadFrom((x >> 11) % events, 1);
+    if (!r.ok() || r->empty()) continue;
+    const EventRecord& e = r->front();
+    out.push_back({e.fields.organization_id, e.fields.targets[0].type, e.fields.targets[0].id,
+                   e.fields.occurred_at});
+  }
+  return out;
+}
+
+void SaveItems(const std::string& path, const std::vector<ItemPlan>& items) {
+  std::ofstream out(path, std::ios::trunc);
+  for (const ItemPlan& p : items) {
+    out << p.org << '\t' << p.type << '\t' << p.id << '\t' << p.at << '\n';
+  }
+}
+
+std::vector<ItemPlan> LoadItems(const std::string& path) {
+  std::vector<ItemPlan> out;
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::vector<std::string> f;
+    size_t a = start;
+    for (;;) {
+      size_t tab = text.find('\t', a);
+      if (tab == std::string::npos || tab > end) {
+        f.push_back(text.substr(a, end - a));
+        break;
+      }
+      f.push_back(text.substr(a, tab - a));
+      a = tab + 1;
+    }
+    if (f.size() == 4) out.push_back({f[0], f[1], f[2], std::stoll(f[3])});
+    start = end + 1;
+  }
+  return out;
+}
+
+// In process: the store reads the item endpoints make (history's first page; state's
+// backward scan from the instant).
+QueryStats RunItemsInProcess(Store* store, const std::vector<ItemPlan>& items, bool state,
+                             size_t warmup) {
+  QueryStats s;
+  s.name = state ? "item state at an instant" : "item history, first page";
+  for (size_t i = 0; i < items.size() + warmup && !g_stop.load(); ++i) {
+    const ItemPlan& p = items[i % items.size()];
+    ScanRequest req;
+    req.filter.organization_id = p.org;
+    req.filter.target_types = {p.type};
+    req.filter.target_ids = {p.id};
+    if (state) {
+      req.descending = true;
+      req.limit = 256;
+      req.start_after = ListKey{p.at + 1, 0};
+    } else {
+      req.descending = false;
+      req.limit = 101;
+    }
+    const double t0 = NowSeconds();
+    Result<std::vector<EventRecord>> r = store->Scan(req);
+    const double us = (NowSeconds() - t0) * 1e6;
+    if (i < warmup) continue;
+    if (!r.ok()) {
+      if (s.errors++ == 0) s.first_error = r.status().ToString();
+      continue;
+    }
+    s.latency.Add(us);
+    s.rows += r->size();
+    if (r->empty()) s.empty++;
+  }
+  return s;
+}
+
+QueryStats RunItemsHttp(HttpClient* client, const std::vector<ItemPlan>& items, bool state,
+                        size_t warmup) {
+  QueryStats s;
+  s.name = state ? "item state at an instant" : "item history, first page";
+  HttpClient::Response res;
+  std::string error;
+  for (size_t i = 0; i < items.size() + warmup && !g_stop.load(); ++i) {
+    const ItemPlan& p = items[i % items.size()];
+    std::string target = "/v1/items/" + UrlEncode(p.type) + "/" + UrlEncode(p.id) +
+                         (state ? "/state" : "/history") + "?organization_id=" + UrlEncode(p.org);
+    target += state ? "&at=" + UrlEncode(FormatTimestamp(p.at, 6)) : "&limit=100";
+    const double t0 = NowSeconds();
+    bool ok = client->Request("GET", target, "", "", &res, &error);
+    const double us = (NowSeconds() - t0) * 1e6;
+    if (i < warmup) continue;
+    const bool no_state = ok && state && res.status == 404 &&
+                          res.body.find("no_state") != std::string::npos;
+    if (!ok || (res.status != 200 && !no_state)) {
+      if (s.errors++ == 0) {
+        s.first_error = ok ? "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 300)
+                           : error;
+      }
+      continue;
+    }
+    s.latency.Add(us);
+    size_t rows = 0;
+    for (size_t pos = res.body.find("{\"event\":"); pos != std::string::npos;
+         pos = res.body.find("{\"event\":", pos + 1)) {
+      ++rows;
+    }
+    s.rows += state ? (res.status == 200 ? 1 : 0) : rows;
+    if (res.status != 200) s.empty++;
+  }
+  return s;
+}
+
 std::string Row(QueryStats& s, const std::string& where) {
   const double n = static_cast<double>(std::max<size_t>(1, s.latency.count()));
   return "| " + s.name + " | " + where + " | " + FormatCount(static_cast<double>(s.latency.count())) +
@@ -419,6 +543,10 @@ int Main(int argc, char** argv) {
     const double n = static_cast<double>(events.ok() ? *events : 0);
     QueryStats a = RunInProcess(store->get(), range_plans, "one org + 1-day range", warmup);
     QueryStats b = RunInProcess(store->get(), action_plans, "one org + one action", warmup);
+    const std::vector<ItemPlan> items = DrawItems(store->get(), events.ok() ? *events : 0, nq);
+    SaveItems(data + "/item-plans.tsv", items);
+    QueryStats ih = RunItemsInProcess(store->get(), items, false, warmup);
+    QueryStats is = RunItemsInProcess(store->get(), items, true, warmup);
     md += "### Queries at " + FormatCount(n) + " stored events\n\n";
     md += "Dataset: the benchmark workload over " + flags.Get("days") + " days, " +
           "20 organizations (Zipf-like sizes), written with the ingestor in batches of 1000" +
@@ -429,14 +557,16 @@ int Main(int argc, char** argv) {
           ", then fully compacted (RocksStore::CompactAll, " + FormatFixed(m.compact_seconds, 0) +
           " s) so queries see a settled store. Organizations, days and actions are drawn at "
           "random (uniformly); the page cache is warm (the store fits in memory).\n\n";
-    md += header + Row(a, "Store::Scan, in process") + Row(b, "Store::Scan, in process");
+    md += header + Row(a, "Store::Scan, in process") + Row(b, "Store::Scan, in process") +
+          Row(ih, "Store::Scan of the item's timeline, in process") +
+          Row(is, "Store::Scan of the item's timeline backwards, in process");
     md += "\nStore size: " + FormatFixed(static_cast<double>(du) / (1 << 20), 0) + " MiB on disk (du), " +
           FormatFixed(n > 0 ? static_cast<double>(du) / n : 0, 0) + " bytes/event; " +
           "ApproximateSizeBytes " +
           FormatFixed(approx.ok() && n > 0 ? static_cast<double>(*approx) / n : 0, 0) +
           " bytes/event. Peak RSS of the in-process query run: " +
           FormatFixed(static_cast<double>(PeakRssBytes()) / (1 << 20), 0) + " MiB.\n\n";
-    for (QueryStats* s : {&a, &b}) {
+    for (QueryStats* s : {&a, &b, &ih, &is}) {
       if (s->errors) {
         std::fprintf(stderr, "query_bench: %s: %llu errors, first: %s\n", s->name.c_str(),
                      static_cast<unsigned long long>(s->errors), s->first_error.c_str());
@@ -469,12 +599,22 @@ int Main(int argc, char** argv) {
     }
     QueryStats a = RunHttp(&client, range_plans, "one org + 1-day range", warmup);
     QueryStats b = RunHttp(&client, action_plans, "one org + one action", warmup);
+    const std::vector<ItemPlan> items = LoadItems(data + "/item-plans.tsv");
+    QueryStats ih, is;
+    if (!items.empty()) {
+      ih = RunItemsHttp(&client, items, false, warmup);
+      is = RunItemsHttp(&client, items, true, warmup);
+    }
     if (!do_inprocess) {
       md += "### Queries at " + FormatCount(static_cast<double>(m.events)) +
             " stored events, over HTTP (annals serve on the dataset)\n\n";
     }
     md += header;
     md += Row(a, "GET /v1/events, HTTP keep-alive") + Row(b, "GET /v1/events, HTTP keep-alive");
+    if (!items.empty()) {
+      md += Row(ih, "GET /v1/items/{type}/{id}/history, HTTP keep-alive") +
+            Row(is, "GET /v1/items/{type}/{id}/state?at=, HTTP keep-alive");
+    }
     md += "\nOne client connection, one query at a time; latency from sending the request to "
           "reading the whole response (100 events of JSON).";
     const pid_t pid = static_cast<pid_t>(flags.GetInt("server-pid"));
@@ -495,6 +635,20 @@ int Main(int argc, char** argv) {
                  " events, " + s->name + ": first page p99 < 10 ms | " + FormatFixed(p99, 2) +
                  " ms (p50 " + FormatFixed(s->latency.Percentile(0.5) / 1000, 2) + " ms) | " +
                  (ok ? "yes" : "**no**") + " |\n";
+    }
+    for (QueryStats* s : {&ih, &is}) {
+      if (s->latency.count() == 0) continue;
+      if (s->errors) {
+        std::fprintf(stderr, "query_bench: %s over HTTP: %llu errors, first: %s\n",
+                     s->name.c_str(), static_cast<unsigned long long>(s->errors),
+                     s->first_error.c_str());
+      }
+      const double p99 = s->latency.Percentile(0.99) / 1000;
+      const double limit = 2;  // history: < 2 ms over HTTP (< 1 ms server-side); state: < 2 ms
+      targets += "| " + s->name + " over HTTP at " + FormatCount(static_cast<double>(m.events)) +
+                 " events: p99 < " + FormatFixed(limit, 0) + " ms | " + FormatFixed(p99, 2) +
+                 " ms (p50 " + FormatFixed(s->latency.Percentile(0.5) / 1000, 2) + " ms) | " +
+                 (s->errors == 0 && p99 < limit ? "yes" : "**no**") + " |\n";
     }
   }
   std::printf("%s", md.c_str());
