@@ -387,7 +387,7 @@ QueryStats RunItemsInProcess(Store* store, const std::vector<ItemPlan>& items, b
     req.filter.target_ids = {p.id};
     if (state) {
       req.descending = true;
-      req.limit = 256;
+      req.limit = 8;  // the server's first read; the latest change is usually among these
       req.start_after = ListKey{p.at + 1, 0};
     } else {
       req.descending = false;

@@ -76,7 +76,8 @@ Result<StateAsOf> ItemStateAsOf(Store* store, const EventFilter& item_filter, Li
   ScanRequest back;
   back.filter = item_filter;
   back.descending = true;
-  back.limit = 256;
+  // The latest change is usually among the latest few events: read a few, then more.
+  back.limit = 8;
   back.start_after = upto.seq == UINT64_MAX ? ListKey{upto.occurred_at + 1, 0}
                                             : ListKey{upto.occurred_at, upto.seq + 1};
   bool first_change = true;
@@ -100,6 +101,7 @@ Result<StateAsOf> ItemStateAsOf(Store* store, const EventFilter& item_filter, Li
     }
     if (rows->size() < back.limit) return out;
     back.start_after = ListKey{rows->back().fields.occurred_at, rows->back().seq};
+    back.limit = std::min<size_t>(back.limit * 4, 256);
   }
 }
 
