@@ -60,7 +60,7 @@ std::string KeyPath(HttpClient& http, const std::string& id) {
 }  // namespace
 
 int RunOrgsList(const ClientArgs& client, const OrgsArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<std::vector<boost::json::value>> orgs = ListAll(http, "/v1/orgs");
   if (!orgs) return 1;
   if (args.json) {
@@ -81,7 +81,7 @@ int RunOrgsCreate(const ClientArgs& client, const OrgsArgs& args) {
   if (args.new_id) body["id"] = *args.new_id;
   if (args.name) body["name"] = *args.name;
   if (args.external_id) body["external_id"] = *args.external_id;
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<boost::json::value> org =
       CallJson(http, "POST", "/v1/orgs", 201, boost::json::serialize(body));
   if (!org) return 1;
@@ -90,7 +90,7 @@ int RunOrgsCreate(const ClientArgs& client, const OrgsArgs& args) {
 }
 
 int RunOrgsGet(const ClientArgs& client, const OrgsArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<boost::json::value> org = CallJson(http, "GET", OrgPath(http, args.id), 200);
   if (!org) return 1;
   PrintOrg(*org, args.json);
@@ -105,7 +105,7 @@ int RunOrgsUpdate(const ClientArgs& client, const OrgsArgs& args) {
   if (body.empty()) {
     return UsageError("nothing to change: give --name, --external-id or --clear-external-id");
   }
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<boost::json::value> org =
       CallJson(http, "PATCH", OrgPath(http, args.id), 200, boost::json::serialize(body));
   if (!org) return 1;
@@ -114,7 +114,7 @@ int RunOrgsUpdate(const ClientArgs& client, const OrgsArgs& args) {
 }
 
 int RunKeysList(const ClientArgs& client, const KeysArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::string path = "/v1/api-keys";
   if (!args.org.empty()) path += "?organization_id=" + http.Escape(args.org);
   std::optional<std::vector<boost::json::value>> keys = ListAll(http, path);
@@ -156,7 +156,7 @@ int RunKeysCreate(const ClientArgs& client, const KeysArgs& args) {
     if (!when.ok()) return UsageError("--expires-at: " + when.status().message());
     body["expires_at"] = args.expires_at;
   }
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<boost::json::value> key =
       CallJson(http, "POST", "/v1/api-keys", 201, boost::json::serialize(body));
   if (!key) return 1;
@@ -173,7 +173,7 @@ int RunKeysCreate(const ClientArgs& client, const KeysArgs& args) {
 }
 
 int RunKeysGet(const ClientArgs& client, const KeysArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<boost::json::value> key = CallJson(http, "GET", KeyPath(http, args.id), 200);
   if (!key) return 1;
   if (args.json) {
@@ -185,7 +185,7 @@ int RunKeysGet(const ClientArgs& client, const KeysArgs& args) {
 }
 
 int RunKeysRevoke(const ClientArgs& client, const KeysArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::optional<boost::json::value> key = CallJson(http, "DELETE", KeyPath(http, args.id), 200);
   if (!key) return 1;
   if (args.json) {

@@ -55,7 +55,7 @@ int Online(const ClientArgs& client, const BackupArgs& args) {
     return UsageError("--to must be an absolute path: the server writes the backup on its own "
                       "machine (or use --data DATA to back up a data directory here)");
   }
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   http.set_timeout(kBackupTimeout);
   boost::json::object body;
   body["to"] = args.to;

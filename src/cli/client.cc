@@ -33,8 +33,11 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-HttpClient::HttpClient(std::string server, std::string key)
-    : server_(std::move(server)), key_(std::move(key)), curl_(curl_easy_init()) {
+HttpClient::HttpClient(std::string server, std::string key, std::string ca_file)
+    : server_(std::move(server)),
+      key_(std::move(key)),
+      ca_file_(std::move(ca_file)),
+      curl_(curl_easy_init()) {
   while (!server_.empty() && server_.back() == '/') server_.pop_back();
 }
 
@@ -56,6 +59,7 @@ void* HttpClient::Prepare(const std::string& method, const std::string& path,
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
   struct curl_slist* headers = nullptr;
   if (!key_.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + key_).c_str());
   if (!content_type.empty()) {

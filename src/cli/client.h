@@ -29,7 +29,9 @@ struct ClientResponse {
 
 class HttpClient {
  public:
-  HttpClient(std::string server, std::string key);
+  // `ca_file`: a PEM bundle to verify an https server with instead of the system's trust
+  // store ("" for the system's), e.g. for a server with a private or self-signed certificate.
+  HttpClient(std::string server, std::string key, std::string ca_file = "");
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -74,6 +76,7 @@ class HttpClient {
 
   std::string server_;
   std::string key_;
+  std::string ca_file_;
   std::chrono::seconds timeout_{300};
   void* curl_;  // CURL*
 };

@@ -152,7 +152,7 @@ int RunIngest(const ClientArgs& client, const IngestArgs& args) {
     in = &file;
   }
   const bool tty = !args.quiet && ::isatty(STDERR_FILENO);
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
 
   uint64_t stored = 0, rejected = 0, read_bytes = 0;
   bool transport_failed = false;
@@ -245,7 +245,7 @@ std::string Pad(std::string s, size_t width) {
 }  // namespace
 
 int RunEvents(const ClientArgs& client, const EventsArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::string base = "/v1/events?limit=" + std::to_string(args.limit);
   auto add = [&](const char* name, const std::string& value) {
     base += "&";

@@ -18,6 +18,7 @@ int RunServe(const ServeArgs& args);
 struct ClientArgs {
   std::string server;  // --server, ANNALS_SERVER, default http://127.0.0.1:8080
   std::string key;     // --key, ANNALS_KEY
+  std::string ca_file;  // --cacert, ANNALS_CACERT: PEM bundle to verify an https server
 };
 
 struct IngestArgs {

@@ -36,7 +36,7 @@ std::vector<std::string> ChangeLines(const boost::json::array& patch) {
 }  // namespace
 
 int RunHistory(const ClientArgs& client, const HistoryArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::string path = "/v1/items/" + http.Escape(args.type) + "/" + http.Escape(args.id) + "/history";
   if (!args.org.empty()) path += "?organization_id=" + http.Escape(args.org);
   std::optional<std::vector<boost::json::value>> entries = ListAll(http, path);

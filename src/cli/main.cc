@@ -36,8 +36,13 @@ int main(int argc, char** argv) {
   annals::ClientArgs client;
   client.server = EnvOr("ANNALS_SERVER", "http://127.0.0.1:8080");
   client.key = EnvOr("ANNALS_KEY", "");
+  client.ca_file = EnvOr("ANNALS_CACERT", "");
   // Returns the --server and --key options.
   auto add_client_options = [&client](CLI::App* cmd) {
+    cmd->add_option("--cacert", client.ca_file,
+                    "PEM certificate bundle to verify an https server with (env ANNALS_CACERT), "
+                    "e.g. a private CA or a self-signed certificate")
+        ->check(CLI::ExistingFile);
     return std::make_pair(
         cmd->add_option("--server", client.server,
                         "annals server URL (env ANNALS_SERVER, default http://127.0.0.1:8080)"),

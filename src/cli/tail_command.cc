@@ -70,7 +70,7 @@ std::string Seconds(std::chrono::milliseconds d) {
 }  // namespace
 
 int RunTail(const ClientArgs& client, const TailArgs& args) {
-  HttpClient http(client.server, client.key);
+  HttpClient http(client.server, client.key, client.ca_file);
   std::string query;
   auto add = [&](const char* name, const std::string& value) {
     query += query.empty() ? "?" : "&";

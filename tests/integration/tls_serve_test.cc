@@ -44,6 +44,19 @@ TEST(TlsServeTest, ServesHttpsWithTheConfiguredCertificate) {
                                     "%{http_code}",
                                     "http://127.0.0.1:" + std::to_string(server.port()) + "/healthz"});
   EXPECT_NE(plain.out, "200");
+  // The CLI verifies the server with --cacert (or ANNALS_CACERT), and refuses it without.
+  const std::map<std::string, std::string> cli_env = {{"ANNALS_SERVER", server.url()},
+                                                      {"ANNALS_KEY", kAdminKey}};
+  CommandResult cli = RunCommand({"annals", "orgs", "get", "org_tls", "--cacert", ca}, cli_env);
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("org_tls"), std::string::npos) << cli.out;
+  std::map<std::string, std::string> env_ca = cli_env;
+  env_ca["ANNALS_CACERT"] = ca;
+  EXPECT_EQ(RunCommand({"annals", "orgs"}, env_ca).exit_code, 0);
+  cli = RunCommand({"annals", "orgs"}, cli_env);
+  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_NE(cli.err.find("annals: "), std::string::npos);
+  EXPECT_EQ(RunCommand({"annals", "orgs", "--cacert", "/nonexistent.pem"}, cli_env).exit_code, 2);
   // The operations listener stays plain HTTP.
   std::smatch m;
   const std::string log = server.StderrText();
