@@ -455,10 +455,18 @@ TEST_F(AccessTest, MetricsAndOperationsListener) {
   env_["ANNALS_ORGS_AUTO_CREATE"] = "true";
   ASSERT_TRUE(server_.Start(dir_.path(), {}, env_)) << server_.StderrText();
   PostEvent("org_a");
-  auto r = Call("GET", "/metrics", "");
-  ASSERT_EQ(r.status, 200) << r.body;
+  // Commit statistics are recorded just after the acknowledgements (and the auto-created
+  // organization's audit event is asynchronous), so poll briefly.
+  ClientResponse r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    r = Call("GET", "/metrics", "");
+    ASSERT_EQ(r.status, 200) << r.body;
+    if (r.body.find("annals_ingest_events_total 2\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
   EXPECT_NE(r.Header("content-type").find("text/plain"), std::string::npos);
-  EXPECT_NE(r.body.find("annals_ingest_events_total 2"), std::string::npos) << r.body;  // + audit
+  EXPECT_NE(r.body.find("annals_ingest_events_total 2\n"), std::string::npos) << r.body;  // + audit
   EXPECT_NE(r.body.find("annals_ingest_sync_seconds_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("annals_ingest_queue_events"), std::string::npos);
   EXPECT_NE(r.body.find(R"(annals_http_requests_total{method="POST",route="/v1/events",status="201"} 1)"),
