@@ -47,10 +47,9 @@ std::optional<boost::json::value> StateAfter(const EventRecord& e) {
   return *after;
 }
 
-// The last image an event leaves: StateAfter, except that a delete leaves its `before`
-// image (the item as it was when deleted) when it has one.
-std::optional<boost::json::value> LastImage(const EventRecord& e) {
-  if (e.fields.change_op != ChangeOp::kDelete) return StateAfter(e);
+// The `changes.before` image of an event, if it has one.
+std::optional<boost::json::value> BeforeImage(const EventRecord& e) {
+  if (e.fields.change_op == ChangeOp::kNone) return std::nullopt;
   boost::system::error_code ec;
   boost::json::value event = boost::json::parse(e.json, ec);
   if (ec || !event.is_object()) return std::nullopt;
@@ -59,6 +58,13 @@ std::optional<boost::json::value> LastImage(const EventRecord& e) {
   const auto* before = changes->as_object().if_contains("before");
   if (before == nullptr) return std::nullopt;
   return *before;
+}
+
+// The last image an event leaves: StateAfter, except that a delete leaves its `before`
+// image (the item as it was when deleted) when it has one.
+std::optional<boost::json::value> LastImage(const EventRecord& e) {
+  if (e.fields.change_op != ChangeOp::kDelete) return StateAfter(e);
+  return BeforeImage(e);
 }
 
 // An item's state as of a point in its (occurred_at, seq) order.
@@ -173,6 +179,7 @@ void Api::ItemHistory(Call& c) {
 
   // The state before the page: what the latest earlier change that set one left behind.
   boost::json::value state = boost::json::object();
+  bool state_known = false;  // else the first change's own `before` stands for it
   if (!page->data.empty() && page->data.front().seq != (*item)->first_seq) {
     ScanRequest back;
     back.filter = list->filter;
@@ -186,7 +193,7 @@ void Api::ItemHistory(Call& c) {
       for (const EventRecord& e : *earlier) {
         if (std::optional<boost::json::value> s = StateAfter(e)) {
           state = std::move(*s);
-          found = true;
+          found = state_known = true;
           break;
         }
       }
@@ -204,9 +211,13 @@ void Api::ItemHistory(Call& c) {
     if (e.fields.change_op != ChangeOp::kNone) {
       // A change without an after-image (other than a delete) leaves the state as it was.
       boost::json::array patch;
+      if (!state_known) {
+        if (std::optional<boost::json::value> before = BeforeImage(e)) state = std::move(*before);
+      }
       if (std::optional<boost::json::value> next = StateAfter(e)) {
         patch = JsonPatch(state, *next);
         state = std::move(*next);
+        state_known = true;
       }
       body += ",\"op\":";
       AppendJsonString(ChangeOpName(e.fields.change_op), &body);

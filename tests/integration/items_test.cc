@@ -96,6 +96,15 @@ TEST_F(ItemsTest, LifecycleAndHistoryWithPatches) {
   EXPECT_EQ(json::serialize(json::parse(r.body).at("data")), json::serialize(p1.at("data")));
 }
 
+TEST_F(ItemsTest, AHistoryThatStartsMidLifeUsesTheFirstChangesBeforeImage) {
+  Post(Event("F-5", "finding.updated", "2026-11-01T10:00:00Z",
+             R"({"op":"update","before":{"state":"open","n":1},"after":{"state":"closed","n":1}})"));
+  auto r = Get(Path("F-5", "/history") + "?organization_id=org_a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::serialize(json::parse(r.body).at("data").at(0).at("patch")),
+            R"([{"op":"replace","path":"/state","value":"closed"}])");
+}
+
 TEST_F(ItemsTest, UnknownItemsBadQueriesAndOtherTenants) {
   Post(Event("F-1", "finding.created", "2026-11-01T10:00:00Z", R"({"op":"create","after":{"a":1}})"));
   auto r = Get(Path("F-404") + "?organization_id=org_a");
