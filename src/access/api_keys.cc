@@ -34,14 +34,6 @@ bool IsKeyId(std::string_view id) {
   return id.size() == 30 && id.substr(0, 4) == "key_" && IsEventId("evt_" + std::string(id.substr(4)));
 }
 
-void AppendTimeOrNull(TimestampUs t, std::string* out) {
-  if (t == 0) {
-    *out += "null";
-  } else {
-    AppendJsonString(FormatRfc3339Micros(t), out);
-  }
-}
-
 std::string RecordJson(const ApiKey& key) {
   std::string out = ApiKeyJson(key);
   out.pop_back();
@@ -119,7 +111,7 @@ std::string ApiKeyJson(const ApiKey& key, const std::string* token) {
   out += ",\"created_by\":";
   AppendJsonString(key.created_by, &out);
   out += ",\"expires_at\":";
-  AppendTimeOrNull(key.expires_at, &out);
+  AppendJsonTimeOrNull(key.expires_at, &out);
   out += ",\"id\":";
   AppendJsonString(key.id, &out);
   if (token != nullptr) {
@@ -129,7 +121,7 @@ std::string ApiKeyJson(const ApiKey& key, const std::string* token) {
   out += ",\"kind\":";
   out += key.platform() ? "\"platform\"" : "\"organization\"";
   out += ",\"last_used_at\":";
-  AppendTimeOrNull(key.last_used_at, &out);
+  AppendJsonTimeOrNull(key.last_used_at, &out);
   out += ",\"name\":";
   AppendJsonString(key.name, &out);
   out += ",\"organization_id\":";
@@ -139,7 +131,7 @@ std::string ApiKeyJson(const ApiKey& key, const std::string* token) {
     AppendJsonString(key.organization_id, &out);
   }
   out += ",\"revoked_at\":";
-  AppendTimeOrNull(key.revoked_at, &out);
+  AppendJsonTimeOrNull(key.revoked_at, &out);
   out += ",\"scopes\":[";
   bool first = true;
   for (const std::string& s : ScopeNames(key.scopes)) {

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "domain/canonical_json.h"
+
 namespace annals {
 namespace {
 
@@ -232,5 +234,13 @@ std::string FormatRfc3339Micros(TimestampUs us) { return Format(us, 6); }
 char* WriteRfc3339Micros(TimestampUs us, char* out) { return WriteFormatted(us, 6, out); }
 
 std::string FormatRfc3339Millis(TimestampUs us) { return Format(us, 3); }
+
+void AppendJsonTimeOrNull(TimestampUs t, std::string* out) {
+  if (t == 0) {
+    *out += "null";
+  } else {
+    AppendJsonString(FormatRfc3339Micros(t), out);
+  }
+}
 
 }  // namespace annals

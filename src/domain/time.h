@@ -24,6 +24,9 @@ Result<TimestampUs> ParseRfc3339(std::string_view text);
 // input, including negative (pre-1970) values, which are floored to the microsecond grid
 // before the epoch. Years outside 0000-9999 (only reachable from values that ParseRfc3339
 // never returns) are printed with a sign and at least 4 digits, ISO 8601 expanded style.
+// Appends FormatRfc3339Micros(t) as a JSON string, or null when t is 0 ("never", "not
+// set"), for API fields such as expires_at and deleted_at.
+void AppendJsonTimeOrNull(TimestampUs t, std::string* out);
 std::string FormatRfc3339Micros(TimestampUs us);
 
 // Writes FormatRfc3339Micros(us) at `out`, which has room for kMaxRfc3339Bytes; returns the

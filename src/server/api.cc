@@ -141,20 +141,29 @@ std::string IdPageJson(const std::vector<std::string>& items_json,
     if (i) body += ',';
     body += items_json[i];
   }
-  body += "],\"list_metadata\":{\"before\":";
-  if (more_before && !ids.empty()) {
-    AppendJsonString(EncodeIdCursor(ids.front()), &body);
-  } else {
-    body += "null";
-  }
-  body += ",\"after\":";
-  if (more_after && !ids.empty()) {
-    AppendJsonString(EncodeIdCursor(ids.back()), &body);
-  } else {
-    body += "null";
-  }
-  body += "}}";
+  body += ']';
+  std::optional<std::string> before, after;
+  if (more_before && !ids.empty()) before = EncodeIdCursor(ids.front());
+  if (more_after && !ids.empty()) after = EncodeIdCursor(ids.back());
+  AppendListMetadata(before, after, &body);
   return body;
+}
+
+void AppendListMetadata(const std::optional<std::string>& before,
+                        const std::optional<std::string>& after, std::string* body) {
+  *body += ",\"list_metadata\":{\"before\":";
+  if (before) {
+    AppendJsonString(*before, body);
+  } else {
+    *body += "null";
+  }
+  *body += ",\"after\":";
+  if (after) {
+    AppendJsonString(*after, body);
+  } else {
+    *body += "null";
+  }
+  *body += "}}";
 }
 
 Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_(std::move(deps)) {

@@ -178,19 +178,8 @@ void Api::ListEvents(Call& c) {
     if (i) body += ',';
     body += page->data[i].json;
   }
-  body += "],\"list_metadata\":{\"before\":";
-  if (page->before) {
-    AppendJsonString(*page->before, &body);
-  } else {
-    body += "null";
-  }
-  body += ",\"after\":";
-  if (page->after) {
-    AppendJsonString(*page->after, &body);
-  } else {
-    body += "null";
-  }
-  body += "}}";
+  body += ']';
+  AppendListMetadata(page->before, page->after, &body);
   c.respond(JsonResponse(200, std::move(body)));
 }
 

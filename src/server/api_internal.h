@@ -42,6 +42,10 @@ struct IdPageQuery {
 Result<IdPageQuery> ParseIdPageQuery(const HttpRequest& req,
                                      const std::vector<std::string>& extra = {});
 std::string EncodeIdCursor(const std::string& id);
+// Closes a list body that began with `{"data":[...]`: appends
+// `,"list_metadata":{"before":…,"after":…}}` (null for an absent cursor).
+void AppendListMetadata(const std::optional<std::string>& before,
+                        const std::optional<std::string>& after, std::string* body);
 // {"data": [items...], "list_metadata": {"before", "after"}}.
 std::string IdPageJson(const std::vector<std::string>& items_json,
                        const std::vector<std::string>& ids, bool more_before, bool more_after);

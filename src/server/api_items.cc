@@ -24,40 +24,28 @@ Status ItemNotFound(const std::string& type, const std::string& id) {
   return Status::NotFound("no item " + type + "/" + id + " in this organization", "item_not_found");
 }
 
-void AppendTimeOrNull(TimestampUs t, std::string* out) {
-  if (t == 0) {
-    *out += "null";
-  } else {
-    AppendJsonString(FormatRfc3339Micros(t), out);
-  }
+// The `changes.<member>` image of an event ("after" or "before"), if it has one.
+std::optional<boost::json::value> ChangesImage(const EventRecord& e, std::string_view member) {
+  if (e.fields.change_op == ChangeOp::kNone) return std::nullopt;
+  boost::system::error_code ec;
+  boost::json::value event = boost::json::parse(e.json, ec);
+  if (ec || !event.is_object()) return std::nullopt;
+  const auto* changes = event.as_object().if_contains("changes");
+  if (changes == nullptr || !changes->is_object()) return std::nullopt;
+  const auto* image = changes->as_object().if_contains(member);
+  if (image == nullptr) return std::nullopt;
+  return *image;
 }
 
 // The item state an event leaves behind when it sets one: {} after a delete, the
 // after-image otherwise; nullopt for events without changes or without an after-image.
 std::optional<boost::json::value> StateAfter(const EventRecord& e) {
-  if (e.fields.change_op == ChangeOp::kNone) return std::nullopt;
   if (e.fields.change_op == ChangeOp::kDelete) return boost::json::value(boost::json::object());
-  boost::system::error_code ec;
-  boost::json::value event = boost::json::parse(e.json, ec);
-  if (ec || !event.is_object()) return std::nullopt;
-  const auto* changes = event.as_object().if_contains("changes");
-  if (changes == nullptr || !changes->is_object()) return std::nullopt;
-  const auto* after = changes->as_object().if_contains("after");
-  if (after == nullptr) return std::nullopt;
-  return *after;
+  return ChangesImage(e, "after");
 }
 
-// The `changes.before` image of an event, if it has one.
 std::optional<boost::json::value> BeforeImage(const EventRecord& e) {
-  if (e.fields.change_op == ChangeOp::kNone) return std::nullopt;
-  boost::system::error_code ec;
-  boost::json::value event = boost::json::parse(e.json, ec);
-  if (ec || !event.is_object()) return std::nullopt;
-  const auto* changes = event.as_object().if_contains("changes");
-  if (changes == nullptr || !changes->is_object()) return std::nullopt;
-  const auto* before = changes->as_object().if_contains("before");
-  if (before == nullptr) return std::nullopt;
-  return *before;
+  return ChangesImage(e, "before");
 }
 
 // The last image an event leaves: StateAfter, except that a delete leaves its `before`
@@ -132,9 +120,9 @@ void Api::GetItem(Call& c) {
   if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
   const ItemRecord& r = **item;
   std::string body = "{\"created_at\":";
-  AppendTimeOrNull(r.first_seen, &body);
+  AppendJsonTimeOrNull(r.first_seen, &body);
   body += ",\"deleted_at\":";
-  AppendTimeOrNull(r.deleted_at, &body);
+  AppendJsonTimeOrNull(r.deleted_at, &body);
   body += ",\"first_seq\":" + std::to_string(r.first_seq);
   body += ",\"id\":";
   AppendJsonString(r.id, &body);
@@ -144,7 +132,7 @@ void Api::GetItem(Call& c) {
   body += ",\"purge_after\":null,\"type\":";
   AppendJsonString(r.type, &body);
   body += ",\"updated_at\":";
-  AppendTimeOrNull(r.last_seen, &body);
+  AppendJsonTimeOrNull(r.last_seen, &body);
   body += ",\"version_count\":" + std::to_string(r.event_count);
   body += '}';
   c.respond(JsonResponse(200, std::move(body)));
@@ -228,19 +216,8 @@ void Api::ItemHistory(Call& c) {
     }
     body += '}';
   }
-  body += "],\"list_metadata\":{\"before\":";
-  if (page->before) {
-    AppendJsonString(*page->before, &body);
-  } else {
-    body += "null";
-  }
-  body += ",\"after\":";
-  if (page->after) {
-    AppendJsonString(*page->after, &body);
-  } else {
-    body += "null";
-  }
-  body += "}}";
+  body += ']';
+  AppendListMetadata(page->before, page->after, &body);
   c.respond(JsonResponse(200, std::move(body)));
 }
 
@@ -276,7 +253,7 @@ Status ItemQuery(const HttpRequest& req, const std::vector<std::string>& names,
 
 void AppendStateBody(const StateAsOf& s, std::string* body) {
   *body += "\"deleted_at\":";
-  AppendTimeOrNull(s.deleted_at, body);
+  AppendJsonTimeOrNull(s.deleted_at, body);
   *body += ",\"event_id\":";
   AppendJsonString(s.source_event.id, body);
   *body += ",\"occurred_at\":";

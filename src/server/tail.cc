@@ -30,6 +30,15 @@ TailHub::~TailHub() { Stop(); }
 void TailHub::Publish(const std::vector<EventRecord>& committed) {
   if (committed.empty()) return;
   std::lock_guard lock(mu_);
+  last_published_ = committed.back().position;
+  last_published_known_ = true;
+  if (subs_.empty()) {
+    // Nobody reads the ring: copy nothing on the ingest path. A later subscriber starts at
+    // "now", or resumes from the store.
+    ring_.clear();
+    ring_bytes_ = 0;
+    return;
+  }
   if (!ring_.empty() && committed.front().position != ring_.back()->position + 1) {
     ring_.clear();  // never expected: keep the ring contiguous
     ring_bytes_ = 0;
@@ -43,9 +52,6 @@ void TailHub::Publish(const std::vector<EventRecord>& committed) {
     ring_bytes_ -= ring_.front()->json.size();
     ring_.pop_front();
   }
-  last_published_ = committed.back().position;
-  last_published_known_ = true;
-  if (subs_.empty()) return;
   for (const auto& [id, s] : subs_) dirty_.insert(id);
   cv_.notify_one();
 }

@@ -1,8 +1,8 @@
 // Live tail (GET /v1/events/stream): fans committed events out to server-sent-event
 // subscribers, each with its own filter and cursor.
 //
-// Committed groups are copied into a bounded in-memory ring (recent events, shared by every
-// subscriber). A subscriber's cursor is a global position; it is served from the ring while
+// While anyone subscribes, committed groups are copied into a bounded in-memory ring
+// (recent events, shared by every subscriber); with no subscriber nothing is copied. A subscriber's cursor is a global position; it is served from the ring while
 // it is within it and from the store (Store::ReadFrom) when it is further behind, e.g. when
 // resuming with Last-Event-ID. Delivery is pull-based: the hub writes to a subscriber only
 // while its connection has less than `high_watermark_bytes` queued, so memory per
