@@ -252,21 +252,14 @@ struct QueryStats {
   std::string first_error;
 };
 
-QueryStats RunInProcess(Store* store, const std::vector<QueryPlan>& plans, const std::string& name,
-                        size_t warmup) {
+// Times `n` scans (after `warmup` unmeasured ones) built by `request(i)`.
+template <typename MakeRequest>
+QueryStats TimeScans(Store* store, const std::string& name, size_t n, size_t warmup,
+                     MakeRequest&& request) {
   QueryStats s;
   s.name = name;
-  for (size_t i = 0; i < plans.size() + warmup && !g_stop.load(); ++i) {
-    const QueryPlan& p = plans[i % plans.size()];
-    ScanRequest req;
-    req.filter.organization_id = p.org;
-    if (!p.action.empty()) req.filter.actions.push_back(p.action);
-    if (p.to) {
-      req.filter.from = p.from;
-      req.filter.to = p.to;
-    }
-    req.limit = 100;
-    req.descending = true;
+  for (size_t i = 0; i < n + warmup && !g_stop.load(); ++i) {
+    const ScanRequest req = request(i % n);
     const double t0 = NowSeconds();
     Result<std::vector<EventRecord>> r = store->Scan(req);
     const double us = (NowSeconds() - t0) * 1e6;
@@ -280,6 +273,23 @@ QueryStats RunInProcess(Store* store, const std::vector<QueryPlan>& plans, const
     if (r->empty()) s.empty++;
   }
   return s;
+}
+
+QueryStats RunInProcess(Store* store, const std::vector<QueryPlan>& plans, const std::string& name,
+                        size_t warmup) {
+  return TimeScans(store, name, plans.size(), warmup, [&](size_t i) {
+    const QueryPlan& p = plans[i];
+    ScanRequest req;
+    req.filter.organization_id = p.org;
+    if (!p.action.empty()) req.filter.actions.push_back(p.action);
+    if (p.to) {
+      req.filter.from = p.from;
+      req.filter.to = p.to;
+    }
+    req.limit = 100;
+    req.descending = true;
+    return req;
+  });
 }
 
 QueryStats RunHttp(HttpClient* client, const std::vector<QueryPlan>& plans, const std::string& name,
@@ -377,35 +387,23 @@ std::vector<ItemPlan> LoadItems(const std::string& path) {
 // backward scan from the instant).
 QueryStats RunItemsInProcess(Store* store, const std::vector<ItemPlan>& items, bool state,
                              size_t warmup) {
-  QueryStats s;
-  s.name = state ? "item state at an instant" : "item history, first page";
-  for (size_t i = 0; i < items.size() + warmup && !g_stop.load(); ++i) {
-    const ItemPlan& p = items[i % items.size()];
-    ScanRequest req;
-    req.filter.organization_id = p.org;
-    req.filter.target_types = {p.type};
-    req.filter.target_ids = {p.id};
-    if (state) {
-      req.descending = true;
-      req.limit = 8;  // the server's first read; the latest change is usually among these
-      req.start_after = ListKey{p.at + 1, 0};
-    } else {
-      req.descending = false;
-      req.limit = 101;
-    }
-    const double t0 = NowSeconds();
-    Result<std::vector<EventRecord>> r = store->Scan(req);
-    const double us = (NowSeconds() - t0) * 1e6;
-    if (i < warmup) continue;
-    if (!r.ok()) {
-      if (s.errors++ == 0) s.first_error = r.status().ToString();
-      continue;
-    }
-    s.latency.Add(us);
-    s.rows += r->size();
-    if (r->empty()) s.empty++;
-  }
-  return s;
+  return TimeScans(store, state ? "item state at an instant" : "item history, first page",
+                   items.size(), warmup, [&](size_t i) {
+                     const ItemPlan& p = items[i];
+                     ScanRequest req;
+                     req.filter.organization_id = p.org;
+                     req.filter.target_types = {p.type};
+                     req.filter.target_ids = {p.id};
+                     if (state) {
+                       req.descending = true;
+                       req.limit = 8;  // the server's first read; the latest change is usually here
+                       req.start_after = ListKey{p.at + 1, 0};
+                     } else {
+                       req.descending = false;
+                       req.limit = 101;
+                     }
+                     return req;
+                   });
 }
 
 QueryStats RunItemsHttp(HttpClient* client, const std::vector<ItemPlan>& items, bool state,
