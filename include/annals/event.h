@@ -51,6 +51,9 @@ struct EventDraft {
   std::vector<std::pair<std::string, std::string>> members;
   // Idempotency key supplied by the client or derived by a source; empty when none.
   std::string idempotency_key;
+  // How long the idempotency record is kept; 0: the ingestor's window (API keys, 24 h by
+  // default). Change-capture sources keep theirs as long as they may redeliver.
+  int64_t idempotency_ttl_us = 0;
   // SHA-256 (raw 32 bytes) over the canonical client content (members, without "source"),
   // used to tell a retry (same content) from a conflicting reuse of an idempotency key.
   std::string content_hash;

@@ -12,6 +12,7 @@
 #include "annals/options.h"
 #include "annals/status.h"
 #include "server/tail.h"
+#include "sources/source_config.h"
 
 namespace annals {
 
@@ -56,6 +57,7 @@ struct Config {
   OrgsConfig orgs;
   RateLimitConfig rate_limit;
   TailOptions tail;
+  SourcesConfig sources;
 };
 
 // Overrides given on the command line, already split into section.key = value.
