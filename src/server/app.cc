@@ -22,6 +22,7 @@
 #include "server/metrics.h"
 #include "server/tail.h"
 #include "server/logging.h"
+#include "sources/postgres_cdc/postgres_source.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals {
@@ -198,6 +199,23 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                  std::to_string(app->ops_http_->port()));
   }
 
+  // Change-capture sources start once serving has begun: a database that is down never
+  // delays annals; each source connects (and retries) on its own thread.
+  for (const PostgresSourceConfig& source_config : config.sources.postgres) {
+    PostgresSourceDeps d;
+    d.store = app->store_.get();
+    d.ingestor = app->ingestor_.get();
+    d.orgs = app->orgs_.get();
+    d.clock = &app->clock_;
+    d.logger = logger;
+    d.limits = config.event_limits;
+    d.auto_create_orgs = config.orgs.auto_create;
+    d.idempotency_window_us = config.sources.idempotency_window_us;
+    Result<std::shared_ptr<PostgresSource>> source = PostgresSource::Start(source_config, d);
+    if (!source.ok()) return source.status();
+    app->postgres_sources_.push_back(std::move(source).value());
+  }
+
   App* raw = app.get();
   app->maintenance_ = std::thread([raw] { raw->MaintenanceLoop(); });
   return app;
@@ -234,6 +252,7 @@ void App::Shutdown() {
     maintenance_cv_.notify_all();
     maintenance_.join();
   }
+  for (const auto& source : postgres_sources_) source->Stop();
   if (ingestor_) ingestor_->Stop();
   if (ingestor_) {
     IngestStats s = ingestor_->Stats();

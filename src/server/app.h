@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "annals/clock.h"
 #include "annals/status.h"
@@ -28,6 +29,7 @@ class RateLimiter;
 class MetaAudit;
 class Metrics;
 class TailHub;
+class PostgresSource;
 
 class App {
  public:
@@ -63,6 +65,8 @@ class App {
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;
+  // Change-capture sources ([[sources.postgres]]); stopped before the ingestor.
+  std::vector<std::shared_ptr<PostgresSource>> postgres_sources_;
   // Persists API keys' last use every minute.
   std::thread maintenance_;
   std::mutex maintenance_mu_;
