@@ -26,6 +26,7 @@ namespace annals {
 
 class Metrics;
 class TailHub;
+class SourceRegistry;
 struct DecodedBatch;
 
 struct ApiOptions {
@@ -48,6 +49,7 @@ struct ApiDeps {
   MetaAudit* audit = nullptr;
   Metrics* metrics = nullptr;
   TailHub* tail = nullptr;
+  const SourceRegistry* sources = nullptr;  // may be null: no sources configured
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -105,6 +107,8 @@ class Api {
   void RevokeKey(Call& c);
   // backup
   void Backup(Call& c);
+  // change-capture sources
+  void ListSources(Call& c);
 
   // Records a meta-audit event, then answers `response` (or the audit error).
   void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);
