@@ -26,6 +26,8 @@ namespace annals {
 
 class Metrics;
 class TailHub;
+class SourceRegistry;
+class Retention;
 struct DecodedBatch;
 
 struct ApiOptions {
@@ -48,6 +50,8 @@ struct ApiDeps {
   MetaAudit* audit = nullptr;
   Metrics* metrics = nullptr;
   TailHub* tail = nullptr;
+  const SourceRegistry* sources = nullptr;  // may be null: no sources configured
+  Retention* retention = nullptr;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -93,6 +97,11 @@ class Api {
   void ItemHistory(Call& c);
   void ItemState(Call& c);
   void ItemDiff(Call& c);
+  void SetItemHold(Call& c);
+  // retention
+  void GetRetention(Call& c);
+  void PutRetention(Call& c);
+  void PurgeNow(Call& c);
   // organizations
   void CreateOrg(Call& c);
   void ListOrgs(Call& c);
@@ -105,6 +114,8 @@ class Api {
   void RevokeKey(Call& c);
   // backup
   void Backup(Call& c);
+  // change-capture sources
+  void ListSources(Call& c);
 
   // Records a meta-audit event, then answers `response` (or the audit error).
   void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);
@@ -114,6 +125,11 @@ class Api {
   Result<std::string> ResolveOrganization(const Principal& who, const std::string& requested,
                                           bool required) const;
   Status CheckEventOrganizations(const Call& c, DecodedBatch* batch);
+  // The item view of GET /v1/items/{type}/{id} (with its legal hold and purge time).
+  Result<std::string> ItemJson(const ItemRecord& item);
+  // 410 "item_purged" for an item whose history was purged, 404 "item_not_found" otherwise.
+  HttpResponse MissingItem(const std::string& organization_id, const std::string& type,
+                           const std::string& id);
 
   const ApiOptions options_;
   const ApiDeps deps_;

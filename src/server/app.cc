@@ -22,12 +22,57 @@
 #include "server/metrics.h"
 #include "server/tail.h"
 #include "server/logging.h"
+#include "server/retention_job.h"
+#include "retention/retention.h"
 #include "sources/postgres_cdc/postgres_source.h"
+#include "sources/source.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals {
 
 namespace {
+
+// annals_source_* gauges, one child per configured source.
+void AddSourceMetrics(Metrics* metrics, const SourceRegistry* sources) {
+  using Values = Metrics::LabelledValues;
+  auto each = [sources](auto value_of) {
+    return [sources, value_of]() {
+      Values out;
+      for (const SourceStatus& s : sources->List()) {
+        std::optional<double> v = value_of(s);
+        if (v) out.push_back({{{"kind", s.kind}, {"name", s.name}}, *v});
+      }
+      return out;
+    };
+  };
+  metrics->AddGaugeFamily("annals_source_events_stored", "Events stored by each source since start",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return static_cast<double>(s.events_stored);
+                          }));
+  metrics->AddGaugeFamily("annals_source_records_failed",
+                          "Records a source refused since start (batchItemFailures)",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return static_cast<double>(s.records_failed);
+                          }));
+  metrics->AddGaugeFamily("annals_source_lag_seconds",
+                          "Seconds between the newest upstream change and the last one stored",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return s.lag_seconds;
+                          }));
+  metrics->AddGaugeFamily("annals_source_lag_bytes", "Upstream log bytes not yet confirmed",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            if (!s.lag_bytes) return std::nullopt;
+                            return static_cast<double>(*s.lag_bytes);
+                          }));
+  metrics->AddGaugeFamily("annals_source_up",
+                          "1 while a source is streaming or ready, 0 otherwise",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return s.state == "streaming" || s.state == "ready" ||
+                                           s.state == "snapshotting"
+                                       ? 1.0
+                                       : 0.0;
+                          }));
+}
 
 constexpr char kAdminKeyMeta[] = "admin_key_sha256";
 
@@ -137,6 +182,25 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     metrics->AddGauge("annals_organizations", "Organizations",
                       [registry] { return static_cast<double>(registry->size()); });
   }
+  // Change-capture sources register here before serving starts; their state and lag are
+  // read when /metrics is rendered.
+  app->sources_ = std::make_unique<SourceRegistry>();
+  AddSourceMetrics(app->metrics_.get(), app->sources_.get());
+  for (const PostgresSourceConfig& source_config : config.sources.postgres) {
+    PostgresSourceDeps d;
+    d.store = app->store_.get();
+    d.ingestor = app->ingestor_.get();
+    d.orgs = app->orgs_.get();
+    d.clock = &app->clock_;
+    d.logger = logger;
+    d.limits = config.event_limits;
+    d.auto_create_orgs = config.orgs.auto_create;
+    d.idempotency_window_us = config.sources.idempotency_window_us;
+    Result<std::shared_ptr<PostgresSource>> source = PostgresSource::Create(source_config, d);
+    if (!source.ok()) return source.status();
+    app->sources_->Add(*source);
+    app->postgres_sources_.push_back(std::move(source).value());
+  }
 
   ApiOptions api_options;
   api_options.event_limits = config.event_limits;
@@ -153,6 +217,11 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   deps.audit = app->audit_.get();
   deps.metrics = app->metrics_.get();
   deps.tail = app->tail_.get();
+  deps.sources = app->sources_.get();
+  app->retention_ = std::make_unique<Retention>(
+      app->store_.get(), &app->clock_,
+      RetentionOptions{config.retention.deleted_items_keep_for_us});
+  deps.retention = app->retention_.get();
   app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 
   HttpServerOptions http;
@@ -199,25 +268,28 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                  std::to_string(app->ops_http_->port()));
   }
 
-  // Change-capture sources start once serving has begun: a database that is down never
-  // delays annals; each source connects (and retries) on its own thread.
-  for (const PostgresSourceConfig& source_config : config.sources.postgres) {
-    PostgresSourceDeps d;
-    d.store = app->store_.get();
-    d.ingestor = app->ingestor_.get();
-    d.orgs = app->orgs_.get();
-    d.clock = &app->clock_;
-    d.logger = logger;
-    d.limits = config.event_limits;
-    d.auto_create_orgs = config.orgs.auto_create;
-    d.idempotency_window_us = config.sources.idempotency_window_us;
-    Result<std::shared_ptr<PostgresSource>> source = PostgresSource::Start(source_config, d);
-    if (!source.ok()) return source.status();
-    app->postgres_sources_.push_back(std::move(source).value());
-  }
+  // Change-capture sources connect once serving has begun, each on its own thread, so a
+  // database that is down never delays annals.
+  for (const auto& source : app->postgres_sources_) source->Start();
 
   App* raw = app.get();
   app->maintenance_ = std::thread([raw] { raw->MaintenanceLoop(); });
+  {
+    Store* store = app->store_.get();
+    Logger* log = logger.get();
+    app->purge_job_ = std::make_unique<PurgeJob>(
+        app->retention_.get(), store, app->audit_.get(),
+        [store, log]() -> std::vector<std::string> {
+          Result<std::vector<std::string>> orgs = store->OrganizationsWithEvents();
+          if (!orgs.ok()) {
+            log->Error("cannot list organizations to purge", {{"error", orgs.status().message()}});
+            return {};
+          }
+          return std::move(orgs).value();
+        },
+        logger, PurgeJobOptions{std::chrono::microseconds(config.retention.purge_interval_us)});
+    app->purge_job_->Start();
+  }
   return app;
 }
 
@@ -244,6 +316,7 @@ void App::Shutdown() {
   if (http_) http_->Stop(config_.server.shutdown_grace);
   if (ops_http_) ops_http_->Stop(std::chrono::milliseconds(1000));
   if (tail_) tail_->Stop();
+  if (purge_job_) purge_job_->Stop();
   if (maintenance_.joinable()) {
     {
       std::lock_guard lock(maintenance_mu_);

@@ -29,7 +29,10 @@ class RateLimiter;
 class MetaAudit;
 class Metrics;
 class TailHub;
+class SourceRegistry;
 class PostgresSource;
+class Retention;
+class PurgeJob;
 
 class App {
  public:
@@ -62,11 +65,15 @@ class App {
   std::unique_ptr<MetaAudit> audit_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TailHub> tail_;
+  std::unique_ptr<SourceRegistry> sources_;
+  // Change-capture sources ([[sources.postgres]]); also in sources_. Stopped before the
+  // ingestor.
+  std::vector<std::shared_ptr<PostgresSource>> postgres_sources_;
+  std::unique_ptr<Retention> retention_;
+  std::unique_ptr<PurgeJob> purge_job_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;
-  // Change-capture sources ([[sources.postgres]]); stopped before the ingestor.
-  std::vector<std::shared_ptr<PostgresSource>> postgres_sources_;
   // Persists API keys' last use every minute.
   std::thread maintenance_;
   std::mutex maintenance_mu_;

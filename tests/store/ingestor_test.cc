@@ -293,6 +293,15 @@ class FaultyStore final : public Store {
   }
   Result<uint64_t> ApproximateSizeBytes() override { return real_->ApproximateSizeBytes(); }
   Status Checkpoint(const std::string& d) override { return real_->Checkpoint(d); }
+  Result<std::vector<ItemRecord>> ListItems(const std::string& o, const std::string& t,
+                                            const std::string& a, size_t l) override {
+    return real_->ListItems(o, t, a, l);
+  }
+  Result<std::optional<TimestampUs>> GetItemPurgedAt(const std::string& o, const std::string& t,
+                                                     const std::string& i) override {
+    return real_->GetItemPurgedAt(o, t, i);
+  }
+  Result<PurgeCounts> Purge(const PurgeRequest& r) override { return real_->Purge(r); }
 
  private:
   Store* real_;

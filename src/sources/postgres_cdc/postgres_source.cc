@@ -227,7 +227,7 @@ class PostgresSource::Impl {
 
   ~Impl() { Stop(); if (wake_fd_ >= 0) ::close(wake_fd_); }
 
-  Status Start() {
+  Status Init() {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0 || acks_->fd < 0) return Status::Internal("cannot create an eventfd");
     for (const PostgresTableConfig& t : config_.tables) {
@@ -237,8 +237,11 @@ class PostgresSource::Impl {
       info.target_type = t.target_type.empty() ? info.name.table : t.target_type;
       tables_.push_back(std::move(info));
     }
-    thread_ = std::thread([this] { Run(); });
     return Status::Ok();
+  }
+
+  void Start() {
+    if (!thread_.joinable() && !stop_.load()) thread_ = std::thread([this] { Run(); });
   }
 
   void Stop() {
@@ -1498,21 +1501,22 @@ class PostgresSource::Impl {
 
 // ---------------------------------------------------------------------------------------
 
-Result<std::shared_ptr<PostgresSource>> PostgresSource::Start(PostgresSourceConfig config,
-                                                              PostgresSourceDeps deps,
-                                                              PostgresSourceOptions options) {
+Result<std::shared_ptr<PostgresSource>> PostgresSource::Create(PostgresSourceConfig config,
+                                                               PostgresSourceDeps deps,
+                                                               PostgresSourceOptions options) {
   ANNALS_RETURN_IF_ERROR(ValidatePostgresSourceConfig(config));
   if (deps.store == nullptr || deps.ingestor == nullptr || deps.clock == nullptr || !deps.logger) {
     return Status::Internal("a postgres source needs a store, an ingestor, a clock and a logger");
   }
   auto impl = std::make_unique<Impl>(std::move(config), std::move(deps), options);
-  ANNALS_RETURN_IF_ERROR(impl->Start());
+  ANNALS_RETURN_IF_ERROR(impl->Init());
   return std::shared_ptr<PostgresSource>(new PostgresSource(std::move(impl)));
 }
 
 PostgresSource::PostgresSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PostgresSource::~PostgresSource() { Stop(); }
 SourceStatus PostgresSource::Status() const { return impl_->GetStatus(); }
+void PostgresSource::Start() { impl_->Start(); }
 void PostgresSource::Stop() { impl_->Stop(); }
 const std::string& PostgresSource::name() const { return impl_->name(); }
 

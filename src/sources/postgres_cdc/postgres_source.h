@@ -79,13 +79,16 @@ Result<std::string> GetOrCreateMaskKey(Store* store);
 
 class PostgresSource final : public Source {
  public:
-  // Validates the configuration and starts the source's thread (which connects in the
-  // background: a database that is down never delays the caller). The deps must outlive the
-  // source; call Stop before stopping the ingestor.
-  static Result<std::shared_ptr<PostgresSource>> Start(PostgresSourceConfig config,
-                                                       PostgresSourceDeps deps,
-                                                       PostgresSourceOptions options = {});
+  // Validates the configuration; the source does nothing until Start. The deps must
+  // outlive the source; call Stop before stopping the ingestor.
+  static Result<std::shared_ptr<PostgresSource>> Create(PostgresSourceConfig config,
+                                                        PostgresSourceDeps deps,
+                                                        PostgresSourceOptions options = {});
   ~PostgresSource() override;
+
+  // Starts the source's thread, which connects in the background: a database that is down
+  // never delays the caller. Call once.
+  void Start();
 
   PostgresSource(const PostgresSource&) = delete;
   PostgresSource& operator=(const PostgresSource&) = delete;
