@@ -1087,6 +1087,7 @@ class PostgresSource::Impl {
         probe["targets"] = json::array{json::object{{"type", "t"}, {"id", "i"}}};
         if (!context.is_null()) probe["context"] = context;
         DecodeContext ctx;
+        ctx.now = deps_.clock->NowMicros();
         std::vector<ErrorDetail> errors;
         if (!DecodeEvent(json::value(std::move(probe)), deps_.limits, ctx, "", &errors)) {
           problem = errors.empty() ? "it is invalid"
