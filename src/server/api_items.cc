@@ -33,6 +33,24 @@ std::optional<boost::json::value> ChangesImage(const EventRecord& e, std::string
   return *image;
 }
 
+// Both images of an event's `changes`, from one parse of its JSON.
+struct ChangeImages {
+  std::optional<boost::json::value> before, after;
+};
+
+ChangeImages ParseChangeImages(const EventRecord& e) {
+  ChangeImages out;
+  if (e.fields.change_op == ChangeOp::kNone) return out;
+  boost::system::error_code ec;
+  boost::json::value event = boost::json::parse(e.json, ec);
+  if (ec || !event.is_object()) return out;
+  auto* changes = event.as_object().if_contains("changes");
+  if (changes == nullptr || !changes->is_object()) return out;
+  if (auto* b = changes->as_object().if_contains("before")) out.before = std::move(*b);
+  if (auto* a = changes->as_object().if_contains("after")) out.after = std::move(*a);
+  return out;
+}
+
 // The item state an event leaves behind when it sets one: {} after a delete, the
 // after-image otherwise; nullopt for events without changes or without an after-image.
 std::optional<boost::json::value> StateAfter(const EventRecord& e) {
@@ -180,10 +198,13 @@ void Api::ItemHistory(Call& c) {
     if (e.fields.change_op != ChangeOp::kNone) {
       // A change without an after-image (other than a delete) leaves the state as it was.
       boost::json::array patch;
-      if (!state_known) {
-        if (std::optional<boost::json::value> before = BeforeImage(e)) state = std::move(*before);
-      }
-      if (std::optional<boost::json::value> next = StateAfter(e)) {
+      // One parse of the event for both images.
+      ChangeImages images = ParseChangeImages(e);
+      if (!state_known && images.before) state = std::move(*images.before);
+      std::optional<boost::json::value> next =
+          e.fields.change_op == ChangeOp::kDelete ? boost::json::value(boost::json::object())
+                                                  : std::move(images.after);
+      if (next) {
         patch = JsonPatch(state, *next);
         state = std::move(*next);
         state_known = true;

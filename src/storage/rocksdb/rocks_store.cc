@@ -521,7 +521,7 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(int cf, const RocksStoreOptions& o,
     case kEvents:
       // Large values read by position: bigger blocks compress better; every Get hits, so
       // the last level needs no bloom filter.
-      t = CfTuning{wb, 16 << 10, 0, true, true};
+      t = CfTuning{wb, 4 << 10, 0, true, true};
       break;
     case kIdxTime:
       t = CfTuning{small_wb, 8 << 10, 1, false};
