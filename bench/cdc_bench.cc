@@ -13,6 +13,7 @@
 // Each PostgreSQL server is started fresh with scripts/start-postgres.sh in --dir, with
 // durable settings (fsync, synchronous_commit, full_page_writes on). Prints markdown.
 #include <libpq-fe.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,7 +123,8 @@ class Conn {
 // annals in this process: a durable RocksDB store, the ingestor and a PostgreSQL source.
 class Capture {
  public:
-  Capture(const std::string& parent, const PostgresSourceConfig& config) {
+  Capture(const std::string& parent, const PostgresSourceConfig& config,
+          const PostgresSourceOptions& options) {
     dir_ = MakeTempDir(parent, "cdc-annals");
     RocksStoreOptions o;
     o.path = dir_ + "/store";
@@ -151,7 +153,7 @@ class Capture {
     d.clock = &clock_;
     d.logger = std::make_shared<Logger>("warn", "text");
     d.auto_create_orgs = true;
-    auto src = PostgresSource::Create(config, d);
+    auto src = PostgresSource::Create(config, d, options);
     if (!src.ok()) Die(src.status().ToString());
     source_ = std::move(src).value();
     source_->Start();
@@ -206,6 +208,12 @@ class Capture {
   std::atomic<uint64_t> events_{0};
 };
 
+PostgresSourceOptions SourceOptions(const Flags& flags) {
+  PostgresSourceOptions o;
+  o.max_batch_delay = std::chrono::milliseconds(flags.GetInt("batch-delay-ms"));
+  return o;
+}
+
 PostgresSourceConfig SourceConfig(const std::string& dsn, const std::string& table,
                                   const std::string& org_column, const std::string& org) {
   PostgresSourceConfig c;
@@ -249,20 +257,24 @@ void LagMode(const Flags& flags) {
   admin.Exec("CREATE PUBLICATION annals FOR TABLE items");
   admin.Exec("VACUUM ANALYZE items");
   admin.Exec("CHECKPOINT");
-  Capture capture(dir, SourceConfig(pg.Dsn(), "public.items", "org", ""));
+  Capture capture(dir, SourceConfig(pg.Dsn(), "public.items", "org", ""), SourceOptions(flags));
 
   MarkdownTable table({"target rate (changes/s)", "achieved (changes/s)", "transactions/s",
                        "changes measured", "lag p50 (ms)", "lag p99 (ms)", "lag max (ms)",
-                       "caught up after the run (s)"});
+                       "caught up after the run (s)", "annals CPU µs/change"});
   uint64_t expected = 0;
   for (double rate : rates) {
     std::atomic<uint64_t> changed{0};
+    std::atomic<int64_t> writer_cpu_us{0};
+    const double cpu_start = ProcessCpu().total();
+    const uint64_t events_start = capture.events();
     const double interval = rows_per_txn * writers / rate;  // seconds between a writer's txns
     const double start = NowSeconds();
     const double end = start + warmup + seconds;
     std::vector<std::thread> threads;
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
+        const double cpu0 = ThreadCpu().total();
         Conn c(pg.Dsn());
         std::mt19937 rng(static_cast<unsigned>(w * 7919 + rate));
         std::uniform_int_distribution<int> id(1, table_rows);
@@ -277,6 +289,7 @@ void LagMode(const Flags& flags) {
           const std::string n = c.Exec("UPDATE items SET n = n + 1, updated_at = now() WHERE id = ANY('{" + ids + "}'::int[])");
           changed.fetch_add(std::stoull(n));
         }
+        writer_cpu_us.fetch_add(static_cast<int64_t>(ThreadCpu().total() - cpu0));
       });
     }
     // The measured window starts after the warm-up, on the database's (= this machine's) clock.
@@ -288,12 +301,16 @@ void LagMode(const Flags& flags) {
     expected += changed.load();
     const bool caught_up = capture.WaitForEvents(expected, 300);
     const double catch_up = NowSeconds() - run_end;
+    // annals' CPU: the process's, less the committing connections' client side.
+    const double annals_cpu = ProcessCpu().total() - cpu_start - static_cast<double>(writer_cpu_us.load());
+    const double per_change = annals_cpu / static_cast<double>(std::max<uint64_t>(1, capture.events() - events_start));
     Latencies lags = capture.LagsBetween(from, to);
     const double achieved = static_cast<double>(changed.load()) / (run_end - start);
     table.AddRow({FormatCount(rate), FormatCount(achieved),
                   FormatCount(achieved / rows_per_txn), FormatCount(static_cast<double>(lags.count())),
                   Ms(lags.Percentile(0.5)), Ms(lags.Percentile(0.99)), Ms(lags.Max()),
-                  caught_up ? FormatFixed(catch_up, 2) : "did not catch up in 300 s"});
+                  caught_up ? FormatFixed(catch_up, 2) : "did not catch up in 300 s",
+                  FormatFixed(per_change, 1)});
     std::cerr << "cdc_bench: rate " << rate << " done\n";
   }
   std::ostringstream out;
@@ -301,8 +318,10 @@ void LagMode(const Flags& flags) {
       << "Commit in PostgreSQL → the change's event durable and queryable in annals. "
       << writers << " connections commit transactions of " << rows_per_txn
       << " updated rows (full before/after images, REPLICA IDENTITY FULL) of a 100,000-row table, "
-      << "paced to the rate; annals stores into RocksDB with sync on. Percentiles over the changes "
-      << "committed after a " << warmup << " s warm-up.\n\n"
+      << "paced to the rate; annals stores into RocksDB with sync on and batches up to "
+      << flags.GetInt("batch-delay-ms") << " ms of changes per submission. Percentiles over the "
+      << "changes committed after a " << warmup << " s warm-up; CPU is annals' (source, ingestor, "
+      << "RocksDB background work) per stored change.\n\n"
       << table.Render() << "\n";
   std::cout << out.str();
   if (flags.IsSet("markdown")) AppendToFile(flags.Get("markdown"), out.str());
@@ -322,7 +341,8 @@ TpsResult RunPgbench(const std::string& mode, const Flags& flags) {
   const int clients = static_cast<int>(flags.GetInt("clients"));
   const int seconds = static_cast<int>(flags.GetInt("seconds"));
   const int scale = static_cast<int>(flags.GetInt("scale"));
-  PgServer pg(dir, ServerSettings(mode == "annals"));
+  const bool logical = mode == "annals" || mode == "decoding";
+  PgServer pg(dir, ServerSettings(logical));
   const std::string pgbench = std::string(kPgBin) + "/pgbench";
   int rc = 0;
   Run(pgbench + " -i -q -s " + std::to_string(scale) + " " + pg.PgbenchArgs() + " 2>&1", &rc);
@@ -338,15 +358,28 @@ TpsResult RunPgbench(const std::string& mode, const Flags& flags) {
                "CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END); RETURN NULL; END $$");
     admin.Exec("CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON pgbench_accounts "
                "FOR EACH ROW EXECUTE FUNCTION audit_row()");
-  } else if (mode == "annals") {
+  } else if (logical) {
     admin.Exec("ALTER TABLE pgbench_accounts REPLICA IDENTITY FULL");
     admin.Exec("CREATE PUBLICATION annals FOR TABLE pgbench_accounts");
   }
   admin.Exec("VACUUM ANALYZE");
   admin.Exec("CHECKPOINT");
   if (mode == "annals") {
-    capture = std::make_unique<Capture>(dir, SourceConfig(pg.Dsn(), "public.pgbench_accounts", "",
-                                                          "org_bench"));
+    capture = std::make_unique<Capture>(
+        dir, SourceConfig(pg.Dsn(), "public.pgbench_accounts", "", "org_bench"), SourceOptions(flags));
+  }
+  pid_t recvlogical = 0;
+  if (mode == "decoding") {
+    // The database's side of capture alone: the same slot, publication and row images,
+    // consumed by pg_recvlogical into /dev/null (what remains on the database's machine when
+    // annals runs on another one).
+    const std::string bin = std::string(kPgBin) + "/pg_recvlogical " + pg.PgbenchArgs().substr(0, pg.PgbenchArgs().rfind(' ')) +
+                            " -d postgres --slot annals_decode";
+    Run(bin + " --create-slot -P pgoutput 2>&1", &rc);
+    if (rc != 0) Die("pg_recvlogical --create-slot failed");
+    const std::string pid = Run(bin + " --start -o proto_version=1 -o publication_names=annals "
+                                      "-f /dev/null >/dev/null 2>&1 & echo $!");
+    recvlogical = static_cast<pid_t>(std::stol(pid));
   }
   const double pg_cpu0 = ProcessTreeCpuUs(pg.postmaster());
   const double self_cpu0 = ProcessCpu().total();
@@ -356,6 +389,7 @@ TpsResult RunPgbench(const std::string& mode, const Flags& flags) {
               std::to_string(std::min(clients, 2)) + " -T " + std::to_string(seconds) + " " +
               pg.PgbenchArgs() + " 2>&1",
           &rc);
+  if (recvlogical > 0) ::kill(recvlogical, SIGTERM);
   if (rc != 0) Die("pgbench failed: " + out);
   TpsResult r;
   const size_t at = out.find("tps = ");
@@ -382,7 +416,9 @@ void ThroughputMode(const Flags& flags) {
   const int repeat = static_cast<int>(flags.GetInt("repeat"));
   std::map<std::string, std::vector<TpsResult>> runs;
   for (int round = 0; round < repeat; ++round) {
-    for (const char* mode : {"none", "annals", "trigger"}) runs[mode].push_back(RunPgbench(mode, flags));
+    for (const char* mode : {"none", "decoding", "annals", "trigger"}) {
+      runs[mode].push_back(RunPgbench(mode, flags));
+    }
   }
   std::map<std::string, TpsResult> results;
   std::map<std::string, std::string> spread;
@@ -397,9 +433,10 @@ void ThroughputMode(const Flags& flags) {
                        "PostgreSQL CPU (s)", "annals CPU (s)", "notes"});
   const std::map<std::string, std::string> names = {
       {"none", "none (wal_level=replica)"},
+      {"decoding", "logical decoding only (pg_recvlogical → /dev/null)"},
       {"annals", "annals (logical replication, REPLICA IDENTITY FULL)"},
       {"trigger", "AFTER trigger → audit table (JSONB old/new)"}};
-  for (const char* mode : {"none", "annals", "trigger"}) {
+  for (const char* mode : {"none", "decoding", "annals", "trigger"}) {
     const TpsResult& r = results[mode];
     table.AddRow({names.at(mode), FormatCount(r.tps), spread[mode], FormatRatio(r.tps / base),
                   FormatFixed(r.pg_cpu_s, 1),
@@ -410,7 +447,7 @@ void ThroughputMode(const Flags& flags) {
       << "pgbench's built-in simple-update (UPDATE pgbench_accounts, SELECT, INSERT pgbench_history "
       << "per transaction), scale " << flags.GetInt("scale") << ", " << flags.GetInt("clients")
       << " clients, " << flags.GetInt("seconds") << " s per run, durable settings, a fresh server "
-      << "per run; " << repeat << " rounds of the three, interleaved, median shown. "
+      << "per run; " << repeat << " rounds of the four, interleaved, median shown. "
       << "annals runs on the same machine (in process with the benchmark: RocksDB with sync on) and "
       << "captures pgbench_accounts.\n\n"
       << table.Render() << "\n";
@@ -433,6 +470,7 @@ int main(int argc, char** argv) {
   flags.Describe("clients", "4", "throughput: pgbench clients");
   flags.Describe("scale", "10", "throughput: pgbench scale (100,000 accounts each)");
   flags.Describe("repeat", "3", "throughput: rounds of the three modes (median reported)");
+  flags.Describe("batch-delay-ms", "20", "the source's max_batch_delay");
   flags.Describe("markdown", "", "append the markdown section to this file");
   flags.Parse(argc, argv);
   if (::access((std::string(annals::bench::kPgBin) + "/pg_ctl").c_str(), X_OK) != 0) {

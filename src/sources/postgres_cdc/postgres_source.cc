@@ -804,12 +804,22 @@ class PostgresSource::Impl {
         continue;
       }
       if (n == 0) {
-        // Nothing more to read right now: hand over what was decoded so far.
-        ANNALS_RETURN_IF_ERROR(FlushPending());
+        // Nothing more to read right now: hand over what was decoded so far once it has
+        // waited max_batch_delay for company.
+        auto wait = options_.feedback_interval;
+        if (!pending_.empty()) {
+          const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - pending_since_);
+          if (waited >= options_.max_batch_delay) {
+            ANNALS_RETURN_IF_ERROR(FlushPending());
+          } else {
+            wait = std::min(wait, options_.max_batch_delay - waited);
+          }
+        }
         ANNALS_RETURN_IF_ERROR(ProcessAcks(false));
         ANNALS_RETURN_IF_ERROR(MaybeSendFeedback(false));
         pollfd fds[3] = {{PQsocket(repl_.get()), POLLIN, 0}, {wake_fd_, POLLIN, 0}, {acks_->fd, POLLIN, 0}};
-        ::poll(fds, 3, static_cast<int>(options_.feedback_interval.count()));
+        ::poll(fds, 3, static_cast<int>(std::max<int64_t>(1, wait.count())));
         if (PQconsumeInput(repl_.get()) == 0) {
           return Status::Unavailable("replication connection lost: " + pgcdc::ConnectionError(repl_.get()),
                                      "source_unreachable");
@@ -1260,6 +1270,7 @@ class PostgresSource::Impl {
   // ---- submission pipeline ----------------------------------------------------------------
 
   Status Queue(EventDraft draft, DraftKind kind) {
+    if (pending_.empty()) pending_since_ = std::chrono::steady_clock::now();
     pending_.push_back(std::move(draft));
     pending_kinds_.push_back(kind);
     if (pending_.size() >= options_.chunk_events) return FlushPending();
@@ -1493,6 +1504,7 @@ class PostgresSource::Impl {
 
   std::vector<EventDraft> pending_;
   std::vector<DraftKind> pending_kinds_;
+  std::chrono::steady_clock::time_point pending_since_;  // when pending_ got its first event
   std::shared_ptr<AckBox> acks_ = std::make_shared<AckBox>();
   std::map<uint64_t, InFlight> inflight_;
   size_t inflight_events_ = 0;

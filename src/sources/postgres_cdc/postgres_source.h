@@ -53,6 +53,9 @@ struct PostgresSourceDeps {
 // Tuning; the defaults are what annals runs with (tests shorten the waits).
 struct PostgresSourceOptions {
   size_t chunk_events = 1000;          // events per ingestor submission
+  // How long decoded events may wait for more to join their submission. Larger group commits
+  // cost the store much less per event; this bounds what the batching adds to the lag.
+  std::chrono::milliseconds max_batch_delay{20};
   size_t max_inflight_events = 8000;   // submitted but not yet durable (bounds memory)
   std::chrono::milliseconds feedback_interval{1000};   // confirm new positions this often
   std::chrono::milliseconds keepalive_interval{10000}; // status updates while idle
