@@ -263,6 +263,12 @@ TEST(RowValuesTest, TypedValues) {
   EXPECT_EQ(J(ColumnValue(kNumericOid, "12.50")), "12.5");
   EXPECT_EQ(J(ColumnValue(kNumericOid, "0.10000000000000000001")), "\"0.10000000000000000001\"");
   EXPECT_EQ(J(ColumnValue(kNumericOid, "123456789012345678901234")), "\"123456789012345678901234\"");
+  EXPECT_EQ(J(ColumnValue(kNumericOid, "0.000")), "0");
+  EXPECT_EQ(J(ColumnValue(kNumericOid, "-0.50")), "-0.5");
+  EXPECT_EQ(J(ColumnValue(kNumericOid, "100.00")), "100");
+  EXPECT_EQ(J(ColumnValue(kNumericOid, "123456789012.345")), "123456789012.345");
+  EXPECT_EQ(J(ColumnValue(kNumericOid, "0.000000000000000000000000000001")), "1e-30");
+  EXPECT_EQ(J(ColumnValue(kNumericOid, "12345678901234567.8")), "\"12345678901234567.8\"");
   EXPECT_EQ(J(ColumnValue(kNumericOid, "NaN")), "\"NaN\"");
   EXPECT_EQ(J(ColumnValue(kFloat8Oid, "Infinity")), "\"Infinity\"");
   EXPECT_EQ(J(ColumnValue(kFloat8Oid, "1e+300")), "1e+300");

@@ -6,6 +6,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
+#include <charconv>
+#include <cmath>
 
 #include "domain/json.h"
 
@@ -238,6 +240,40 @@ boost::json::value NumberOrString(std::string_view text) {
       int64_t v = 0;
       for (; k < text.size() && IsDigit(text[k]); ++k) v = v * 10 + (text[k] - '0');
       if (k == text.size()) return boost::json::value(text[0] == '-' ? -v : v);
+    }
+  }
+  // Plain decimals (numeric's output form) of at most 15 significant digits and modest
+  // magnitude: every such decimal survives a double round trip (DBL_DIG is 15).
+  {
+    size_t k = !text.empty() && text[0] == '-' ? 1 : 0;
+    size_t significant = 0, digits = 0, dots = 0;
+    bool leading = true;
+    for (; k < text.size(); ++k) {
+      const char c = text[k];
+      if (c == '.') {
+        ++dots;
+        continue;
+      }
+      if (!IsDigit(c)) break;
+      ++digits;
+      if (c != '0') leading = false;
+      if (!leading) ++significant;
+    }
+    // Trailing zeros of the fraction are not significant.
+    if (dots == 1 && k == text.size()) {
+      for (size_t j = text.size(); j-- > 0 && text[j] == '0' && significant > 0;) --significant;
+    }
+    if (k == text.size() && dots == 1 && digits >= 2 && text.size() <= 40 &&
+        significant <= 15 && text[text.size() - 1] != '.' && text[text[0] == '-' ? 1 : 0] != '.') {
+      double d = 0;
+      const auto r = std::from_chars(text.data(), text.data() + text.size(), d);
+      if (r.ec == std::errc() && r.ptr == text.data() + text.size()) {
+        if (d == 0) return boost::json::value(int64_t{0});
+        if (std::trunc(d) == d && std::fabs(d) < 9007199254740992.0) {
+          return boost::json::value(static_cast<int64_t>(d));
+        }
+        return boost::json::value(d);
+      }
     }
   }
   Result<boost::json::value> parsed = ParseStrictJson(text, 1);
