@@ -1,4 +1,4 @@
-// Small libpq helpers for the PostgreSQL source: owning handles, a connect that a stop
+// Small libpq utilities for the PostgreSQL source: owning handles, a connect that a stop
 // request interrupts, queries that return Status, and SQL quoting.
 // A PGconn is used by one thread at a time.
 #pragma once
@@ -23,13 +23,13 @@ struct PgResultFreer {
 using PgConn = std::unique_ptr<PGconn, PgConnCloser>;
 using PgResult = std::unique_ptr<PGresult, PgResultFreer>;
 
-// Session settings annals gives both of its connections, so that values print the same way
+// Settings annals gives both of its connections, so that values print the same way
 // in the snapshot and in the stream: ISO dates, UTC, hex bytea, shortest exact floats.
 inline constexpr char kSessionOptions[] =
     "-c datestyle=ISO,MDY -c timezone=UTC -c intervalstyle=postgres -c extra_float_digits=1 "
     "-c bytea_output=hex";
 
-// Opens a connection for `dsn` (a libpq key=value string or URI) with the session options
+// Opens a connection for `dsn` (a libpq key=value string or URI) with the settings
 // above, client_encoding UTF8, application_name "annals" unless the DSN names one, and
 // replication=database when `replication`. Gives up after `timeout`, or as soon as
 // `wake_fd` (if >= 0) becomes readable (kUnavailable "stopping").
