@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ namespace annals {
 class Metrics;
 class TailHub;
 struct DecodedBatch;
+class PushSource;
+class PushSources;
+struct LambdaBatch;
 
 struct ApiOptions {
   EventLimits event_limits;
@@ -48,6 +52,8 @@ struct ApiDeps {
   MetaAudit* audit = nullptr;
   Metrics* metrics = nullptr;
   TailHub* tail = nullptr;
+  // Sources that AWS Lambda posts to (POST /v1/sources/dynamodb|sqs/{name}); null: none.
+  const PushSources* push_sources = nullptr;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -105,6 +111,15 @@ class Api {
   void RevokeKey(Call& c);
   // backup
   void Backup(Call& c);
+  // change capture pushed by AWS Lambda (api_lambda.cc)
+  void PostDynamoDbBatch(Call& c);
+  void PostSqsBatch(Call& c);
+  void StoreLambdaBatch(Call& c, const std::string& kind, const std::string& name,
+                        LambdaBatch batch, PushSource* status);
+  // The organization rules of POST /v1/events for one record (Records[index]); `checked`
+  // remembers the answer per organization within a batch.
+  Status CheckRecordOrganization(const Call& c, size_t index, EventDraft* draft,
+                                 std::map<std::string, Status>* checked);
 
   // Records a meta-audit event, then answers `response` (or the audit error).
   void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);

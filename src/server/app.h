@@ -28,6 +28,7 @@ class RateLimiter;
 class MetaAudit;
 class Metrics;
 class TailHub;
+class PushSources;
 
 class App {
  public:
@@ -60,6 +61,7 @@ class App {
   std::unique_ptr<MetaAudit> audit_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TailHub> tail_;
+  std::unique_ptr<PushSources> push_sources_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;
