@@ -201,6 +201,7 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "GET", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::GetKey);
   add(&routes_, "DELETE", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::RevokeKey);
   add(&routes_, "POST", "/v1/backup", kScopeAdmin, true, &Api::Backup);
+  add(&routes_, "GET", "/v1/sources", kScopeAdmin, true, &Api::ListSources);
   add(&routes_, "POST", "/v1/sources/dynamodb/{name}", kScopeEventsWrite, true,
       &Api::PostDynamoDbBatch);
   add(&routes_, "POST", "/v1/sources/sqs/{name}", kScopeEventsWrite, true, &Api::PostSqsBatch);

@@ -27,6 +27,7 @@ namespace annals {
 
 class Metrics;
 class TailHub;
+class SourceRegistry;
 struct DecodedBatch;
 class PushSource;
 class PushSources;
@@ -52,6 +53,7 @@ struct ApiDeps {
   MetaAudit* audit = nullptr;
   Metrics* metrics = nullptr;
   TailHub* tail = nullptr;
+  const SourceRegistry* sources = nullptr;  // may be null: no sources configured
   // Sources that AWS Lambda posts to (POST /v1/sources/dynamodb|sqs/{name}); null: none.
   const PushSources* push_sources = nullptr;
 };
@@ -111,6 +113,8 @@ class Api {
   void RevokeKey(Call& c);
   // backup
   void Backup(Call& c);
+  // change-capture sources
+  void ListSources(Call& c);
   // change capture pushed by AWS Lambda (api_lambda.cc)
   void PostDynamoDbBatch(Call& c);
   void PostSqsBatch(Call& c);

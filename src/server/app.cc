@@ -22,12 +22,55 @@
 #include "server/metrics.h"
 #include "server/tail.h"
 #include "server/logging.h"
+#include "sources/source.h"
 #include "sources/push_source.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals {
 
 namespace {
+
+// annals_source_* gauges, one child per configured source.
+void AddSourceMetrics(Metrics* metrics, const SourceRegistry* sources) {
+  using Values = Metrics::LabelledValues;
+  auto each = [sources](auto value_of) {
+    return [sources, value_of]() {
+      Values out;
+      for (const SourceStatus& s : sources->List()) {
+        std::optional<double> v = value_of(s);
+        if (v) out.push_back({{{"kind", s.kind}, {"name", s.name}}, *v});
+      }
+      return out;
+    };
+  };
+  metrics->AddGaugeFamily("annals_source_events_stored", "Events stored by each source since start",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return static_cast<double>(s.events_stored);
+                          }));
+  metrics->AddGaugeFamily("annals_source_records_failed",
+                          "Records a source refused since start (batchItemFailures)",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return static_cast<double>(s.records_failed);
+                          }));
+  metrics->AddGaugeFamily("annals_source_lag_seconds",
+                          "Seconds between the newest upstream change and the last one stored",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return s.lag_seconds;
+                          }));
+  metrics->AddGaugeFamily("annals_source_lag_bytes", "Upstream log bytes not yet confirmed",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            if (!s.lag_bytes) return std::nullopt;
+                            return static_cast<double>(*s.lag_bytes);
+                          }));
+  metrics->AddGaugeFamily("annals_source_up",
+                          "1 while a source is streaming or ready, 0 otherwise",
+                          each([](const SourceStatus& s) -> std::optional<double> {
+                            return s.state == "streaming" || s.state == "ready" ||
+                                           s.state == "snapshotting"
+                                       ? 1.0
+                                       : 0.0;
+                          }));
+}
 
 constexpr char kAdminKeyMeta[] = "admin_key_sha256";
 
@@ -137,6 +180,10 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     metrics->AddGauge("annals_organizations", "Organizations",
                       [registry] { return static_cast<double>(registry->size()); });
   }
+  // Change-capture sources register here before serving starts; their state and lag are
+  // read when /metrics is rendered.
+  app->sources_ = std::make_unique<SourceRegistry>();
+  AddSourceMetrics(app->metrics_.get(), app->sources_.get());
 
   ApiOptions api_options;
   api_options.event_limits = config.event_limits;
@@ -153,7 +200,9 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   deps.audit = app->audit_.get();
   deps.metrics = app->metrics_.get();
   deps.tail = app->tail_.get();
+  deps.sources = app->sources_.get();
   app->push_sources_ = std::make_unique<PushSources>(config.sources);
+  for (const auto& source : app->push_sources_->All()) app->sources_->Add(source);
   deps.push_sources = app->push_sources_.get();
   app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 

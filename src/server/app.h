@@ -28,6 +28,7 @@ class RateLimiter;
 class MetaAudit;
 class Metrics;
 class TailHub;
+class SourceRegistry;
 class PushSources;
 
 class App {
@@ -61,6 +62,7 @@ class App {
   std::unique_ptr<MetaAudit> audit_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TailHub> tail_;
+  std::unique_ptr<SourceRegistry> sources_;
   std::unique_ptr<PushSources> push_sources_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;

@@ -6,6 +6,8 @@
 #include <functional>
 #include <toml++/toml.h>
 
+#include "server/config_sources.h"
+
 namespace annals {
 
 namespace {
@@ -221,6 +223,10 @@ std::vector<Key> AllKeys() {
                  return Status::Ok();
                }});
 
+  k.push_back(DurationKey("retention", "purge_interval", &Config::retention,
+                          &RetentionConfig::purge_interval_us, 1000000));
+  k.push_back(DurationKey("retention", "deleted_items_keep_for", &Config::retention,
+                          &RetentionConfig::deleted_items_keep_for_us, 0));
   k.push_back({"log", "level", "string", [](Config& c, const std::string& v) -> Status {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {
@@ -350,6 +356,14 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
         return Bad(*overrides.config_file,
                    "'" + section + "' must be a [section]; unknown top-level key");
       }
+      if (section == "sources") {
+        Status parsed = ParseSourcesConfig(*st, *overrides.config_file, &config.sources);
+        if (!parsed.ok()) {
+          return Status::InvalidArgument(*overrides.config_file + ": " + parsed.message(),
+                                         "invalid_config");
+        }
+        continue;
+      }
       for (const auto& [name_key, value] : *st) {
         std::string name(name_key.str());
         const Key* k = FindKey(keys, section, name);
@@ -377,7 +391,7 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
       std::string var = entry.substr(0, eq);
       if (var.rfind("ANNALS_", 0) != 0) continue;
       for (const char* section :
-           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL"}) {
+           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL", "RETENTION"}) {
         std::string prefix = std::string("ANNALS_") + section + "_";
         if (var.rfind(prefix, 0) != 0) continue;
         std::string rest = var.substr(prefix.size());

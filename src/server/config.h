@@ -42,6 +42,14 @@ struct RateLimitConfig {
   double burst = 2000;
 };
 
+struct RetentionConfig {
+  // How often the purge job runs over every organization.
+  int64_t purge_interval_us = 3600LL * 1000000;
+  // The policy of organizations that have none of their own: deleted items' history is
+  // kept this long after deletion.
+  int64_t deleted_items_keep_for_us = 180LL * 86400 * 1000000;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error
   std::string format = "json";  // json or text
@@ -58,6 +66,7 @@ struct Config {
   RateLimitConfig rate_limit;
   TailOptions tail;
   SourcesConfig sources;
+  RetentionConfig retention;
 };
 
 // Overrides given on the command line, already split into section.key = value.

@@ -58,6 +58,8 @@ struct Metrics::Impl {
   // Cached children of http_requests (Family::Add hashes the label map on every call).
   std::map<std::tuple<std::string, std::string, int>, prometheus::Counter*> http_children;
   std::vector<std::pair<prometheus::Gauge*, std::function<double()>>> gauges;
+  std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, std::function<LabelledValues()>>>
+      families;
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -103,10 +105,21 @@ void Metrics::AddGauge(const std::string& name, const std::string& help,
   impl_->gauges.emplace_back(&g, std::move(read));
 }
 
+void Metrics::AddGaugeFamily(const std::string& name, const std::string& help,
+                             std::function<LabelledValues()> read) {
+  prometheus::Family<prometheus::Gauge>& f =
+      prometheus::BuildGauge().Name(name).Help(help).Register(*impl_->registry);
+  std::lock_guard lock(impl_->mu);
+  impl_->families.emplace_back(&f, std::move(read));
+}
+
 std::string Metrics::Render() {
   {
     std::lock_guard lock(impl_->mu);
     for (auto& [gauge, read] : impl_->gauges) gauge->Set(read());
+    for (auto& [family, read] : impl_->families) {
+      for (const auto& [labels, value] : read()) family->Add(labels).Set(value);
+    }
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -30,6 +33,12 @@ class Metrics {
   // A gauge read when /metrics is rendered (queue depth, open connections, tail
   // subscribers). `read` must be thread-safe and quick.
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read);
+
+  // A labelled gauge family read when /metrics is rendered (per-source state and lag).
+  // `read` returns one (labels, value) per child; it must be thread-safe and quick.
+  using LabelledValues = std::vector<std::pair<std::map<std::string, std::string>, double>>;
+  void AddGaugeFamily(const std::string& name, const std::string& help,
+                      std::function<LabelledValues()> read);
 
   // The text exposition format (version 0.0.4).
   std::string Render();

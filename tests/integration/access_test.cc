@@ -559,5 +559,19 @@ TEST(PathTraversalTest, IdsAreNamesNeverPaths) {
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "store"));
 }
 
+TEST_F(AccessTest, SourcesArePlatformWide) {
+  auto r = Call("GET", "/v1/sources");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("data").as_array().size(), 0u);
+  r = Call("GET", "/v1/sources?kind=postgres");
+  EXPECT_EQ(r.status, 400);
+  CreateOrg("org_src");
+  auto [id, org_admin] = CreateKey(R"({"name":"a","organization_id":"org_src","scopes":["admin"]})");
+  r = Call("GET", "/v1/sources", org_admin);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(Code(r), "insufficient_scope");
+}
+
+
 }  // namespace
 }  // namespace annals::testing
