@@ -141,7 +141,6 @@ TEST(SqsMessagesTest, BadBodiesFailAloneWithTheirPath) {
     EXPECT_EQ(s.error_code(), c.code) << c.body << " " << s.ToString();
     ASSERT_FALSE(s.details().empty());
     EXPECT_EQ(s.details()[0].path, c.path) << c.body << " " << s.ToString();
-    EXPECT_NE(s.message().find(c.path), std::string::npos) << s.ToString();
   }
 }
 

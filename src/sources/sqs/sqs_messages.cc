@@ -66,11 +66,7 @@ Status Rebase(const Status& s, const std::string& prefix) {
   std::vector<ErrorDetail> details;
   for (const ErrorDetail& d : s.details()) details.push_back({prefix + d.path, d.message});
   if (details.empty()) details.push_back({prefix, s.message()});
-  std::string message = details.front().path + ": " + details.front().message;
-  if (details.size() > 1) {
-    message += " (and " + std::to_string(details.size() - 1) + " more)";
-  }
-  return Status(s.code(), s.error_code(), std::move(message), std::move(details));
+  return Status(s.code(), s.error_code(), s.message(), std::move(details));
 }
 
 bool IsFifo(const json::object& record) {
