@@ -403,18 +403,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
         return;
       }
     }
-    {
-      const std::string_view target(h.target().data(), h.target().size());
-      size_t matched = 0;
-      for (const auto& l : state_->options.body_limits) {
-        if (target.substr(0, l.path_prefix.size()) == l.path_prefix &&
-            l.path_prefix.size() >= matched) {
-          matched = l.path_prefix.size();
-          body_limit_ = l.max_bytes;
-        }
-      }
-      parser_->body_limit(body_limit_);
-    }
+    body_limit_ = BodyLimitFor(h.target());
+    parser_->body_limit(body_limit_);
     if (auto len = parser_->content_length(); len && *len > body_limit_) {
       keep_alive_ = false;
       linger_ = true;
@@ -446,8 +436,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
+  // The body limit of a request target (HttpServerOptions::body_limits).
+  size_t BodyLimitFor(beast::string_view target) const {
+    size_t limit = state_->options.max_body_bytes;
+    size_t matched = 0;
+    for (const auto& l : state_->options.body_limits) {
+      if (target.substr(0, l.path_prefix.size()) == l.path_prefix &&
+          l.path_prefix.size() >= matched) {
+        matched = l.path_prefix.size();
+        limit = l.max_bytes;
+      }
+    }
+    return limit;
+  }
+
   void HandleReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
+      // A Content-Length over every limit is caught while the header is parsed, before
+      // OnHeader could apply the path's own.
+      if (parser_) body_limit_ = BodyLimitFor(parser_->get().target());
       keep_alive_ = false;
       linger_ = true;
       Write(PlainError(413, "request_too_large",
