@@ -64,11 +64,7 @@ bool ParseDecimal(std::string_view s, Decimal* out) {
   out->negative = false;
   if (i < n && (s[i] == '+' || s[i] == '-')) out->negative = s[i++] == '-';
   std::string all;  // integer digits then fraction digits
-  size_t int_len = 0;
-  while (i < n && IsDigit(s[i])) {
-    all.push_back(s[i++]);
-    ++int_len;
-  }
+  while (i < n && IsDigit(s[i])) all.push_back(s[i++]);
   size_t frac_len = 0;
   if (i < n && s[i] == '.') {
     ++i;
@@ -105,7 +101,6 @@ bool ParseDecimal(std::string_view s, Decimal* out) {
   out->digits = all.substr(first, last - first + 1);
   out->adjusted = static_cast<int64_t>(all.size() - 1 - first) + exponent -
                   static_cast<int64_t>(frac_len);
-  (void)int_len;
   return true;
 }
 
