@@ -69,6 +69,9 @@ struct EventRecord {
   uint64_t position = 0;    // internal global write position, 1, 2, 3, ...
   TimestampUs received_at = 0;
   std::string json;         // canonical JSON (JCS) of the whole event.
+  // Non-zero for a purged event's tombstone: then only id, seq, position, received_at,
+  // fields.organization_id and fields.occurred_at are set, and json is empty.
+  TimestampUs purged_at = 0;
 };
 
 // Renders the canonical JSON of an event from its draft members and server fields.

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,7 +27,8 @@ struct IdempotencyRecord {
   std::string content_hash;  // raw SHA-256 of the client content (EventDraft::content_hash)
   std::string event_id;
   uint64_t seq = 0;
-  TimestampUs created_at = 0;  // when first stored; the record expires after the window
+  TimestampUs created_at = 0;  // when first stored
+  TimestampUs expires_at = 0;  // honoured while now < expires_at; removed after
 };
 
 // An item's lifecycle as derived from the events that name it.
@@ -42,6 +44,27 @@ struct ItemRecord {
   // occurred_at of the latest `changes.op = delete` event, when no create/update/snapshot
   // came after it (by (occurred_at, seq)); 0 while the item is alive.
   TimestampUs deleted_at = 0;
+};
+
+// What a purge removed.
+struct PurgeCounts {
+  uint64_t items = 0;   // items whose history was removed
+  uint64_t events = 0;  // events replaced by tombstones
+};
+
+// One retention pass over one organization (docs/storage.md "Purges"). An item is purged when
+// it is deleted (its latest change is a delete) with deleted_at < deleted_before; an event
+// when it occurred before occurred_before. Either way an event becomes a tombstone only once
+// no item it names still holds it in its timeline, and nothing that names a held item is
+// touched.
+struct PurgeRequest {
+  std::string organization_id;
+  TimestampUs purged_at = 0;                   // recorded in tombstones and purge marks
+  std::optional<TimestampUs> deleted_before;   // unset: no deleted-item purge
+  std::optional<TimestampUs> occurred_before;  // unset: no event-age purge
+  // Items under legal hold; called with the store's writer lock held: must be quick and
+  // must not call the store.
+  std::function<bool(const std::string& type, const std::string& id)> held;
 };
 
 // One atomic, durable append: the events of a group commit and their idempotency records.
@@ -98,7 +121,8 @@ class Store {
   // Every organization that has at least one event, in byte order.
   virtual Result<std::vector<std::string>> OrganizationsWithEvents() = 0;
 
-  // The event with this id, or nullopt.
+  // The event with this id, or nullopt. A purged event comes back as its tombstone
+  // (EventRecord::purged_at != 0); ReadFrom and Scan never return tombstones.
   virtual Result<std::optional<EventRecord>> GetEvent(const std::string& id) = 0;
   // The event of an organization with this seq, or nullopt.
   virtual Result<std::optional<EventRecord>> GetEventBySeq(const std::string& organization_id,
@@ -110,12 +134,26 @@ class Store {
 
   virtual Result<std::optional<IdempotencyRecord>> GetIdempotency(
       const std::string& organization_id, const std::string& key) = 0;
-  // Removes idempotency records created before `created_before`; returns how many.
-  virtual Result<uint64_t> ExpireIdempotency(TimestampUs created_before) = 0;
+  // Removes idempotency records with expires_at <= now; returns how many.
+  virtual Result<uint64_t> ExpireIdempotency(TimestampUs now) = 0;
 
   virtual Result<std::optional<ItemRecord>> GetItem(const std::string& organization_id,
                                                      const std::string& type,
                                                      const std::string& id) = 0;
+  // Items of one type of an organization in byte order of id, starting strictly after
+  // `start_after_id` when it is not empty, at most `limit`. Purged items are not listed.
+  virtual Result<std::vector<ItemRecord>> ListItems(const std::string& organization_id,
+                                                    const std::string& type,
+                                                    const std::string& start_after_id,
+                                                    size_t limit) = 0;
+  // When the item's history was purged (the last time, if it lived again since), or nullopt
+  // if it never was.
+  virtual Result<std::optional<TimestampUs>> GetItemPurgedAt(const std::string& organization_id,
+                                                             const std::string& type,
+                                                             const std::string& id) = 0;
+  // Runs one retention pass (PurgeRequest). Serialized with Append; works in rounds, each
+  // one durable write, so a crash leaves a consistent state that the next pass finishes.
+  virtual Result<PurgeCounts> Purge(const PurgeRequest& request) = 0;
 
   // Small durable metadata (organizations, keys, settings), by name. Writes are synced.
   virtual Result<std::optional<std::string>> GetMeta(const std::string& name) = 0;

@@ -197,8 +197,7 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
         out.status = rec.status();
         continue;
       }
-      if (rec->has_value() &&
-          (*rec)->created_at >= now - options_.idempotency_window_us) {
+      if (rec->has_value() && now < (*rec)->expires_at) {
         if ((*rec)->content_hash != d.content_hash) {
           conflict();
         } else {
@@ -258,6 +257,8 @@ void Ingestor::CommitGroup(std::vector<Submission>& group) {
         idem.event_id = rec.id;
         idem.seq = rec.seq;
         idem.created_at = now;
+        idem.expires_at =
+            now + (d.idempotency_ttl_us > 0 ? d.idempotency_ttl_us : options_.idempotency_window_us);
         group_keys[{idem.organization_id, idem.key}] = PendingKey{idem.content_hash, ack};
         batch.idempotency.push_back(std::move(idem));
       }

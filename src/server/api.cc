@@ -8,6 +8,7 @@
 
 #include "common/sha256.h"
 #include "domain/canonical_json.h"
+#include "domain/time.h"
 #include "server/api_internal.h"
 #include "server/metrics.h"
 #include "server/openapi.h"
@@ -86,6 +87,19 @@ HttpResponse JsonResponse(int status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
+}
+
+HttpResponse PurgedResponse(const std::string& code, const std::string& message,
+                            TimestampUs purged_at, const std::string& extra_members) {
+  std::string body = "{\"error\":{\"code\":";
+  AppendJsonString(code, &body);
+  body += ",\"message\":";
+  AppendJsonString(message, &body);
+  body += ",\"purged_at\":";
+  AppendJsonTimeOrNull(purged_at, &body);
+  if (!extra_members.empty()) body += "," + extra_members;
+  body += "}}";
+  return JsonResponse(410, std::move(body));
 }
 
 std::string EncodeIdCursor(const std::string& id) { return Base64UrlEncode("id:" + id); }
@@ -202,6 +216,10 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "DELETE", "/v1/api-keys/{id}", kScopeAdmin, true, &Api::RevokeKey);
   add(&routes_, "POST", "/v1/backup", kScopeAdmin, true, &Api::Backup);
   add(&routes_, "GET", "/v1/sources", kScopeAdmin, true, &Api::ListSources);
+  add(&routes_, "GET", "/v1/retention", kScopeEventsRead, true, &Api::GetRetention);
+  add(&routes_, "PUT", "/v1/retention", kScopeAdmin, true, &Api::PutRetention);
+  add(&routes_, "POST", "/v1/retention/purge", kScopeAdmin, true, &Api::PurgeNow);
+  add(&routes_, "PUT", "/v1/items/{type}/{id}/hold", kScopeAdmin, true, &Api::SetItemHold);
   add(&routes_, "POST", "/v1/sources/dynamodb/{name}", kScopeEventsWrite, true,
       &Api::PostDynamoDbBatch);
   add(&routes_, "POST", "/v1/sources/sqs/{name}", kScopeEventsWrite, true, &Api::PostSqsBatch);

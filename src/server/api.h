@@ -28,6 +28,7 @@ namespace annals {
 class Metrics;
 class TailHub;
 class SourceRegistry;
+class Retention;
 struct DecodedBatch;
 class PushSource;
 class PushSources;
@@ -54,6 +55,7 @@ struct ApiDeps {
   Metrics* metrics = nullptr;
   TailHub* tail = nullptr;
   const SourceRegistry* sources = nullptr;  // may be null: no sources configured
+  Retention* retention = nullptr;
   // Sources that AWS Lambda posts to (POST /v1/sources/dynamodb|sqs/{name}); null: none.
   const PushSources* push_sources = nullptr;
 };
@@ -101,6 +103,11 @@ class Api {
   void ItemHistory(Call& c);
   void ItemState(Call& c);
   void ItemDiff(Call& c);
+  void SetItemHold(Call& c);
+  // retention
+  void GetRetention(Call& c);
+  void PutRetention(Call& c);
+  void PurgeNow(Call& c);
   // organizations
   void CreateOrg(Call& c);
   void ListOrgs(Call& c);
@@ -133,6 +140,11 @@ class Api {
   Result<std::string> ResolveOrganization(const Principal& who, const std::string& requested,
                                           bool required) const;
   Status CheckEventOrganizations(const Call& c, DecodedBatch* batch);
+  // The item view of GET /v1/items/{type}/{id} (with its legal hold and purge time).
+  Result<std::string> ItemJson(const ItemRecord& item);
+  // 410 "item_purged" for an item whose history was purged, 404 "item_not_found" otherwise.
+  HttpResponse MissingItem(const std::string& organization_id, const std::string& type,
+                           const std::string& id);
 
   const ApiOptions options_;
   const ApiDeps deps_;

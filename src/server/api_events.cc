@@ -191,6 +191,13 @@ void Api::GetEvent(Call& c) {
     return c.respond(
         ErrorResponse(Status::NotFound("no event with id '" + id + "'", "event_not_found")));
   }
+  if ((*ev)->purged_at != 0) {
+    std::string extra = "\"id\":";
+    AppendJsonString((*ev)->id, &extra);
+    extra += ",\"seq\":" + std::to_string((*ev)->seq);
+    return c.respond(PurgedResponse("event_purged", "event '" + id + "' was purged by retention",
+                                    (*ev)->purged_at, extra));
+  }
   c.respond(JsonResponse(200, std::move((*ev)->json)));
 }
 

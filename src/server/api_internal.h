@@ -30,6 +30,11 @@ struct Api::Route {
 
 HttpResponse JsonResponse(int status, std::string body);
 
+// 410 for something retention purged: the usual error body plus "purged_at" and
+// `extra_members` (JSON members without braces, e.g. "\"seq\":7"; may be empty) in "error".
+HttpResponse PurgedResponse(const std::string& code, const std::string& message,
+                            TimestampUs purged_at, const std::string& extra_members);
+
 // Paging parameters of resource lists (organizations, keys): limit 1..1000 (default 100),
 // opaque after/before cursors over ids. Unknown parameters are refused unless listed in
 // `extra`, whose values are returned in order of `extra`.

@@ -20,10 +20,6 @@ namespace {
 constexpr size_t kLookbackPages = 10;
 constexpr size_t kLookbackPageSize = 100;
 
-Status ItemNotFound(const std::string& type, const std::string& id) {
-  return Status::NotFound("no item " + type + "/" + id + " in this organization", "item_not_found");
-}
-
 // The `changes.<member>` image of an event ("after" or "before"), if it has one.
 std::optional<boost::json::value> ChangesImage(const EventRecord& e, std::string_view member) {
   if (e.fields.change_op == ChangeOp::kNone) return std::nullopt;
@@ -117,25 +113,10 @@ void Api::GetItem(Call& c) {
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
   Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
   if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
-  const ItemRecord& r = **item;
-  std::string body = "{\"created_at\":";
-  AppendJsonTimeOrNull(r.first_seen, &body);
-  body += ",\"deleted_at\":";
-  AppendJsonTimeOrNull(r.deleted_at, &body);
-  body += ",\"first_seq\":" + std::to_string(r.first_seq);
-  body += ",\"id\":";
-  AppendJsonString(r.id, &body);
-  body += ",\"last_seq\":" + std::to_string(r.last_seq);
-  body += ",\"legal_hold\":false,\"organization_id\":";
-  AppendJsonString(r.organization_id, &body);
-  body += ",\"purge_after\":null,\"type\":";
-  AppendJsonString(r.type, &body);
-  body += ",\"updated_at\":";
-  AppendJsonTimeOrNull(r.last_seen, &body);
-  body += ",\"version_count\":" + std::to_string(r.event_count);
-  body += '}';
-  c.respond(JsonResponse(200, std::move(body)));
+  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
+  Result<std::string> body = ItemJson(**item);
+  if (!body.ok()) return c.respond(ErrorResponse(body.status()));
+  c.respond(JsonResponse(200, std::move(*body)));
 }
 
 void Api::ItemHistory(Call& c) {
@@ -157,7 +138,7 @@ void Api::ItemHistory(Call& c) {
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
   Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
   if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
+  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
 
   list->filter.target_types = {type};
   list->filter.target_ids = {id};
@@ -286,7 +267,7 @@ void Api::ItemState(Call& c) {
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
   Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
   if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
+  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
   EventFilter f;
   f.organization_id = *resolved;
   f.target_types = {type};
@@ -340,7 +321,7 @@ void Api::ItemDiff(Call& c) {
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
   Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
   if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(ErrorResponse(ItemNotFound(type, id)));
+  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
   EventFilter f;
   f.organization_id = *resolved;
   f.target_types = {type};
@@ -349,6 +330,11 @@ void Api::ItemDiff(Call& c) {
   for (int i = 0; i < 2; ++i) {
     Result<std::optional<EventRecord>> e = deps_.store->GetEventBySeq(*resolved, seqs[i]);
     if (!e.ok()) return c.respond(ErrorResponse(e.status()));
+    if (e->has_value() && (*e)->purged_at != 0) {
+      return c.respond(PurgedResponse(
+          "event_purged", "event seq " + std::to_string(seqs[i]) + " was purged",
+          (*e)->purged_at, "\"seq\":" + std::to_string(seqs[i])));
+    }
     bool names_item = false;
     if (e->has_value()) {
       for (const TargetRef& t : (*e)->fields.targets) names_item |= t.type == type && t.id == id;

@@ -22,6 +22,8 @@
 #include "server/metrics.h"
 #include "server/tail.h"
 #include "server/logging.h"
+#include "server/retention_job.h"
+#include "retention/retention.h"
 #include "sources/source.h"
 #include "sources/push_source.h"
 #include "storage/rocksdb/rocks_store.h"
@@ -201,6 +203,10 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   deps.metrics = app->metrics_.get();
   deps.tail = app->tail_.get();
   deps.sources = app->sources_.get();
+  app->retention_ = std::make_unique<Retention>(
+      app->store_.get(), &app->clock_,
+      RetentionOptions{config.retention.deleted_items_keep_for_us});
+  deps.retention = app->retention_.get();
   app->push_sources_ = std::make_unique<PushSources>(config.sources);
   for (const auto& source : app->push_sources_->All()) app->sources_->Add(source);
   deps.push_sources = app->push_sources_.get();
@@ -255,6 +261,22 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
 
   App* raw = app.get();
   app->maintenance_ = std::thread([raw] { raw->MaintenanceLoop(); });
+  {
+    Store* store = app->store_.get();
+    Logger* log = logger.get();
+    app->purge_job_ = std::make_unique<PurgeJob>(
+        app->retention_.get(), store, app->audit_.get(),
+        [store, log]() -> std::vector<std::string> {
+          Result<std::vector<std::string>> orgs = store->OrganizationsWithEvents();
+          if (!orgs.ok()) {
+            log->Error("cannot list organizations to purge", {{"error", orgs.status().message()}});
+            return {};
+          }
+          return std::move(orgs).value();
+        },
+        logger, PurgeJobOptions{std::chrono::microseconds(config.retention.purge_interval_us)});
+    app->purge_job_->Start();
+  }
   return app;
 }
 
@@ -281,6 +303,7 @@ void App::Shutdown() {
   if (http_) http_->Stop(config_.server.shutdown_grace);
   if (ops_http_) ops_http_->Stop(std::chrono::milliseconds(1000));
   if (tail_) tail_->Stop();
+  if (purge_job_) purge_job_->Stop();
   if (maintenance_.joinable()) {
     {
       std::lock_guard lock(maintenance_mu_);

@@ -29,6 +29,8 @@ class MetaAudit;
 class Metrics;
 class TailHub;
 class SourceRegistry;
+class Retention;
+class PurgeJob;
 class PushSources;
 
 class App {
@@ -63,6 +65,8 @@ class App {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TailHub> tail_;
   std::unique_ptr<SourceRegistry> sources_;
+  std::unique_ptr<Retention> retention_;
+  std::unique_ptr<PurgeJob> purge_job_;
   std::unique_ptr<PushSources> push_sources_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;

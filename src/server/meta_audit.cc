@@ -29,9 +29,15 @@ void MetaAudit::Record(const MetaAuditEntry& entry, std::function<void(Status)> 
   event["action"] = entry.action;
   event["occurred_at"] = FormatRfc3339Micros(now);
   boost::json::object actor;
-  actor["id"] = entry.actor.key_id;
-  actor["type"] = "api_key";
-  if (!entry.actor.key_name.empty()) actor["name"] = entry.actor.key_name;
+  if (entry.actor.key_id.empty()) {
+    // annals itself (a background job): the job's name is the actor's id.
+    actor["id"] = entry.actor.key_name;
+    actor["type"] = "system";
+  } else {
+    actor["id"] = entry.actor.key_id;
+    actor["type"] = "api_key";
+    if (!entry.actor.key_name.empty()) actor["name"] = entry.actor.key_name;
+  }
   event["actor"] = std::move(actor);
   boost::json::array targets;
   for (const MetaAuditTarget& t : entry.targets) {

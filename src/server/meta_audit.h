@@ -30,7 +30,7 @@ struct MetaAuditTarget {
 struct MetaAuditEntry {
   std::string organization_id;  // the affected organization, or "annals"
   std::string action;           // e.g. "annals.api_key.created"
-  Principal actor;
+  Principal actor;  // a key; with an empty key_id, annals' job named key_name (type "system")
   std::string remote_address;   // "203.0.113.7:51234" or "203.0.113.7"
   std::string user_agent;
   std::vector<MetaAuditTarget> targets;

@@ -15,6 +15,7 @@ std::string_view OpenApiDocument() {
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     "schemas": {
+      "RetentionPolicy": {"type": "object", "properties": {"organization_id": {"type": "string"}, "deleted_items_keep_for": {"type": "string", "example": "180d"}, "max_event_age": {"type": ["string", "null"]}, "legal_hold": {"type": "boolean"}, "updated_at": {"type": ["string", "null"], "format": "date-time"}}},
       "Error": {
         "type": "object",
         "required": ["error"],
@@ -151,6 +152,18 @@ std::string_view OpenApiDocument() {
     "/v1/backup": {"post": {"summary": "Write a consistent online copy of the embedded store as a new data directory (platform key, scope admin)",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["to"], "properties": {"to": {"type": "string", "description": "An absolute path that does not exist yet"}}}}}},
       "responses": {"201": {"description": "Written", "content": {"application/json": {"schema": {"type": "object", "properties": {"path": {"type": "string"}, "bytes": {"type": "integer"}, "last_position": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/retention": {
+      "get": {"summary": "An organization's retention policy (scope events:read)", "parameters": [{"$ref": "#/components/parameters/organization_id"}],
+        "responses": {"200": {"description": "The policy", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RetentionPolicy"}}}}, "404": {"$ref": "#/components/responses/Error"}}},
+      "put": {"summary": "Change an organization's retention policy (scope admin; members left out keep their values; meta-audited)", "parameters": [{"$ref": "#/components/parameters/organization_id"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"deleted_items_keep_for": {"type": "string", "pattern": "^[0-9]+[smhd]$"}, "max_event_age": {"type": ["string", "null"], "pattern": "^[0-9]+[smhd]$"}, "legal_hold": {"type": "boolean"}}}}}},
+        "responses": {"200": {"description": "The new policy", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RetentionPolicy"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/retention/purge": {"post": {"summary": "Run the purge pass of one organization now (scope admin; recorded as annals.retention.purged)", "parameters": [{"$ref": "#/components/parameters/organization_id"}],
+      "responses": {"200": {"description": "What was purged", "content": {"application/json": {"schema": {"type": "object", "properties": {"organization_id": {"type": "string"}, "purged_at": {"type": "string", "format": "date-time"}, "items_purged": {"type": "integer"}, "events_purged": {"type": "integer"}, "skipped_for_legal_hold": {"type": "boolean"}}}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/items/{type}/{id}/hold": {"put": {"summary": "Set or lift a legal hold on one item (scope admin; meta-audited)", "parameters": [{"$ref": "#/components/parameters/organization_id"}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["legal_hold"], "properties": {"legal_hold": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 500}}}}}},
+      "responses": {"200": {"description": "The item view"}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "410": {"$ref": "#/components/responses/Error"}}}},
     "/v1/sources": {"get": {"summary": "The configured change-capture sources with their state, lag and counters (platform key, scope admin)",
       "responses": {"200": {"description": "Every source", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"type": "object", "properties": {"kind": {"enum": ["postgres", "dynamodb", "sqs"]}, "name": {"type": "string"}, "state": {"type": "string"}, "position": {"type": ["string", "null"]}, "lag_seconds": {"type": ["number", "null"]}, "lag_bytes": {"type": ["integer", "null"]}, "events_stored": {"type": "integer"}, "records_failed": {"type": "integer"}, "last_event_at": {"type": ["string", "null"], "format": "date-time"}, "last_success_at": {"type": ["string", "null"], "format": "date-time"}, "last_error": {"type": ["string", "null"]}, "last_error_at": {"type": ["string", "null"], "format": "date-time"}}}}}}}}}, "403": {"$ref": "#/components/responses/Error"}}}},
     "/v1/sources/dynamodb/{name}": {"post": {"summary": "Store a DynamoDB stream batch exactly as AWS Lambda receives it ({\"Records\": [...]}, view type NEW_AND_OLD_IMAGES); scope events:write. Records that could not be stored are answered as batchItemFailures (by SequenceNumber).",

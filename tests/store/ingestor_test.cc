@@ -11,6 +11,7 @@
 
 #include "common/sha256.h"
 #include "domain/event_decoder.h"
+#include "retention/retention.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals {
@@ -293,6 +294,15 @@ class FaultyStore final : public Store {
   }
   Result<uint64_t> ApproximateSizeBytes() override { return real_->ApproximateSizeBytes(); }
   Status Checkpoint(const std::string& d) override { return real_->Checkpoint(d); }
+  Result<std::vector<ItemRecord>> ListItems(const std::string& o, const std::string& t,
+                                            const std::string& a, size_t l) override {
+    return real_->ListItems(o, t, a, l);
+  }
+  Result<std::optional<TimestampUs>> GetItemPurgedAt(const std::string& o, const std::string& t,
+                                                     const std::string& i) override {
+    return real_->GetItemPurgedAt(o, t, i);
+  }
+  Result<PurgeCounts> Purge(const PurgeRequest& r) override { return real_->Purge(r); }
 
  private:
   Store* real_;
@@ -317,6 +327,82 @@ TEST_F(IngestorTest, WriteFailureIsNeverAcknowledgedAndIsSticky) {
   auto refused = ing->SubmitAndWait({Draft("org_a", "a.b", "3")});
   EXPECT_EQ(refused.status().error_code(), "store_failed");
   EXPECT_EQ(*store_->LastSeq("org_a"), 1u);
+}
+
+
+TEST_F(IngestorTest, SourceIdempotencyKeysOutliveTheApiWindow) {
+  StartIngestor();  // API window: 24 h
+  EventDraft api = Draft("org_a", "finding.created", "F-1", "api-key");
+  EventDraft src = Draft("org_a", "finding.created", "F-2", "placeholder");
+  src.idempotency_key = "postgres p 0/16B3748:0";  // source keys hold a space, API keys cannot
+  src.idempotency_ttl_us = 14LL * 86400 * 1000000;
+  ASSERT_TRUE(ingestor_->SubmitAndWait({api, src}).ok());
+  clock_.Advance(2LL * 86400 * 1000000);
+  auto again = ingestor_->SubmitAndWait({api, src});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE((*again)[0].duplicate);  // the API key's window has passed
+  EXPECT_TRUE((*again)[1].duplicate);   // the source may still redeliver
+  EXPECT_EQ((*again)[1].seq, 2u);
+  clock_.Advance(13LL * 86400 * 1000000);
+  EXPECT_EQ(store_->ExpireIdempotency(clock_.NowMicros()).value(), 2u);
+  auto third = ingestor_->SubmitAndWait({src});
+  EXPECT_FALSE((*third)[0].duplicate);
+}
+
+TEST_F(IngestorTest, RetentionPurgesWhenTheInjectedClockPassesTheWindow) {
+  StartIngestor();
+  auto change = [](const std::string& id, const std::string& op) {
+    std::string body =
+        R"({"organization_id":"org_a","action":"finding.)" + op +
+        R"(","occurred_at":"2025-11-29T01:00:00Z","actor":{"id":"u1","type":"user"},)"
+        R"("targets":[{"id":")" + id + R"(","type":"finding"}],"changes":)" +
+        (op == "created" ? R"({"op":"create","after":{"a":1}})" : R"({"op":"delete","before":{"a":1}})") +
+        "}";
+    DecodeContext ctx;
+    ctx.now = kNow;
+    auto d = DecodeEventsBody(body, BodyFormat::kJson, EventLimits{}, RequestLimits{}, ctx);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return std::move(d->drafts.at(0));
+  };
+  ASSERT_TRUE(ingestor_->SubmitAndWait({change("F-1", "created"), change("F-1", "deleted")}).ok());
+  Retention retention(store_.get(), &clock_, RetentionOptions{});
+  auto run = retention.Purge("org_a");
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->counts.items, 0u);
+  clock_.Advance(179LL * 86400 * 1000000);
+  EXPECT_EQ(retention.Purge("org_a")->counts.items, 0u);
+  clock_.Advance(2LL * 86400 * 1000000);
+  run = retention.Purge("org_a");
+  EXPECT_EQ(run->counts.items, 1u);
+  EXPECT_EQ(run->counts.events, 2u);
+  EXPECT_EQ(store_->GetItemPurgedAt("org_a", "finding", "F-1").value(), clock_.NowMicros());
+
+  // Policies and holds are stored and read back.
+  RetentionPolicy p;
+  p.deleted_items_keep_for_us = 86400LL * 1000000;
+  p.max_event_age_us = 30LL * 86400 * 1000000;
+  ASSERT_TRUE(retention.PutPolicy("org_a", p).ok());
+  auto got = retention.GetPolicy("org_a");
+  EXPECT_EQ(got->deleted_items_keep_for_us, 86400LL * 1000000);
+  EXPECT_EQ(got->max_event_age_us, 30LL * 86400 * 1000000);
+  EXPECT_EQ(got->updated_at, clock_.NowMicros());
+  ASSERT_TRUE(retention.SetItemHold("org_a", "finding", "x/y", true, "case").ok());
+  EXPECT_EQ(retention.GetItemHold("org_a", "finding", "x/y")->value().reason, "case");
+  ASSERT_TRUE(retention.SetItemHold("org_a", "finding", "x/y", false, "").ok());
+  EXPECT_FALSE(retention.GetItemHold("org_a", "finding", "x/y")->has_value());
+}
+
+TEST(RetentionDurationTest, ParsesAndFormats) {
+  EXPECT_EQ(ParseRetentionDuration("180d"), 180LL * 86400 * 1000000);
+  EXPECT_EQ(ParseRetentionDuration("90s"), 90LL * 1000000);
+  EXPECT_EQ(ParseRetentionDuration("0s"), 0);
+  for (const char* bad : {"", "d", "10", "10ms", "-1d", "1.5d", "1e3d", "999999999999d", " 1d"}) {
+    EXPECT_FALSE(ParseRetentionDuration(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(FormatRetentionDuration(180LL * 86400 * 1000000), "180d");
+  EXPECT_EQ(FormatRetentionDuration(36LL * 3600 * 1000000), "36h");
+  EXPECT_EQ(FormatRetentionDuration(90LL * 1000000), "90s");
+  EXPECT_EQ(FormatRetentionDuration(0), "0s");
 }
 
 }  // namespace

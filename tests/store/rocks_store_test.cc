@@ -788,6 +788,7 @@ IdempotencyRecord Idem(const std::string& org, const std::string& key, Timestamp
   r.event_id = event_id;
   r.seq = seq;
   r.created_at = created;
+  r.expires_at = created + 1;  // expired once now > created
   return r;
 }
 
@@ -1109,12 +1110,12 @@ TEST(RocksStoreOpenTest, RecordsFormatVersionAndRefusesOthers) {
     // Leave nothing in the WAL: the raw opener below has no merge operator for items.
     ASSERT_TRUE(store->Flush().ok());
   }
-  SetRawFormatVersion(dir.store(), "2");
+  SetRawFormatVersion(dir.store(), "3");
   auto r = RocksStore::Open(TestOptions(dir.store()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().error_code(), "unsupported_store_format");
   EXPECT_THAT(r.status().message(),
-              HasSubstr("was written by format version 2; this annals understands version 1"));
+              HasSubstr("was written by format version 3; this annals understands version 2"));
 
   SetRawFormatVersion(dir.store(), "v-next");
   r = RocksStore::Open(TestOptions(dir.store()));
@@ -1282,6 +1283,247 @@ TEST(RocksStoreFaultTest, DiskFullFailsTheAppendAndTheStoreStaysFailed) {
   Writer w(store.get());
   EXPECT_TRUE(w.Append({Spec{}}).ok());
   EXPECT_EQ(store->LastPosition().value(), 2u);
+}
+
+
+// ---- retention: item deletions, purges, tombstones -------------------------------------
+
+constexpr TimestampUs kDay = 86400LL * 1000000;
+
+Spec Change(const std::string& id, ChangeOp op, TimestampUs at,
+            std::vector<TargetRef> more = {}) {
+  Spec s;
+  s.targets = {{"finding", id}};
+  for (auto& t : more) s.targets.push_back(t);
+  s.op = op;
+  s.occurred_at = at;
+  s.action = std::string("finding.") + ChangeOpName(op);
+  return s;
+}
+
+std::vector<std::string> ItemIds(const std::vector<ItemRecord>& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i.id);
+  return out;
+}
+
+TEST_F(RocksStoreTest, ListItemsByTypeInIdOrder) {
+  ASSERT_TRUE(writer_->Append({Change("b", ChangeOp::kCreate, kT0),
+                               Change("a/x", ChangeOp::kCreate, kT0 + 1),
+                               Change("a", ChangeOp::kCreate, kT0 + 2),
+                               Change("a", ChangeOp::kUpdate, kT0 + 3),
+                               Change("c", ChangeOp::kDelete, kT0 + 4)})
+                  .ok());
+  Spec other;
+  other.targets = {{"project", "p1"}};
+  ASSERT_TRUE(writer_->Append({other}).ok());
+  auto all = store_->ListItems("org_acme", "finding", "", 100).value();
+  EXPECT_EQ(ItemIds(all), (std::vector<std::string>{"a", "a/x", "b", "c"}));
+  EXPECT_EQ(all[0].event_count, 2u);
+  EXPECT_EQ(all[3].deleted_at, kT0 + 4);
+  EXPECT_EQ(ItemIds(store_->ListItems("org_acme", "finding", "a", 2).value()),
+            (std::vector<std::string>{"a/x", "b"}));
+  EXPECT_EQ(ItemIds(store_->ListItems("org_acme", "finding", "c", 2).value()),
+            std::vector<std::string>{});
+  EXPECT_EQ(ItemIds(store_->ListItems("org_acme", "project", "", 5).value()),
+            std::vector<std::string>{"p1"});
+  EXPECT_TRUE(store_->ListItems("org_other", "finding", "", 5).value().empty());
+}
+
+TEST_F(RocksStoreTest, PurgeRemovesDeletedItemsAndLeavesTombstones) {
+  const TimestampUs t = kT0 - 300 * kDay;
+  ASSERT_TRUE(writer_->Append({Change("gone", ChangeOp::kCreate, t),        // seq 1
+                               Change("gone", ChangeOp::kUpdate, t + 1),    // seq 2
+                               Change("gone", ChangeOp::kDelete, t + 2),    // seq 3
+                               Change("kept", ChangeOp::kCreate, t + 3),    // seq 4
+                               // names both: stays while "kept" lives
+                               Change("gone", ChangeOp::kUpdate, t + 1, {{"finding", "kept"}}),
+                               Change("recent", ChangeOp::kDelete, kT0)})   // seq 6
+                  .ok());
+  PurgeRequest r;
+  r.organization_id = "org_acme";
+  r.purged_at = kT0 + 5;
+  r.deleted_before = kT0 - 180 * kDay;
+  auto counts = store_->Purge(r);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->items, 1u);
+  EXPECT_EQ(counts->events, 3u);  // seqs 1-3; seq 5 is still in "kept"'s timeline
+
+  EXPECT_FALSE(store_->GetItem("org_acme", "finding", "gone").value().has_value());
+  EXPECT_EQ(store_->GetItemPurgedAt("org_acme", "finding", "gone").value(), kT0 + 5);
+  EXPECT_FALSE(store_->GetItemPurgedAt("org_acme", "finding", "kept").value().has_value());
+  EXPECT_TRUE(store_->GetItem("org_acme", "finding", "recent").value().has_value());
+
+  auto tomb = store_->GetEventBySeq("org_acme", 2).value();
+  ASSERT_TRUE(tomb.has_value());
+  EXPECT_EQ(tomb->purged_at, kT0 + 5);
+  EXPECT_EQ(tomb->seq, 2u);
+  EXPECT_TRUE(tomb->json.empty());
+  auto by_id = store_->GetEvent(tomb->id).value();
+  ASSERT_TRUE(by_id.has_value());
+  EXPECT_EQ(by_id->purged_at, kT0 + 5);
+  auto shared = store_->GetEventBySeq("org_acme", 5).value();
+  ASSERT_TRUE(shared.has_value());
+  EXPECT_EQ(shared->purged_at, 0);
+
+  // Scans, the timeline and ReadFrom no longer see the tombstones.
+  EventFilter f;
+  f.organization_id = "org_acme";
+  std::vector<uint64_t> seqs;
+  for (const auto& e : MustScan(store_.get(), Request(f, false, 100))) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{5, 4, 6}));  // (occurred_at, seq) order
+  f.target_ids = {"gone"};  // the purged item's timeline is gone, seq 5 included
+  EXPECT_EQ(MustScan(store_.get(), Request(f, false, 100)).size(), 0u);
+  f.target_ids = {"kept"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f, false, 100)).size(), 2u);
+  f.target_ids = {};
+  f.actions = {"finding.delete"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f, false, 100)).size(), 1u);
+  auto from = store_->ReadFrom(0, 100).value();
+  EXPECT_EQ(from.size(), 3u);
+
+  // Purging again finds nothing; once "kept" is deleted and purged, seq 5 goes too.
+  EXPECT_EQ(store_->Purge(r)->events, 0u);
+  ASSERT_TRUE(writer_->Append({Change("kept", ChangeOp::kDelete, t + 10)}).ok());
+  counts = store_->Purge(r);
+  EXPECT_EQ(counts->items, 1u);
+  EXPECT_EQ(counts->events, 3u);  // 4, 5 and the delete itself
+
+  // Survives a reopen.
+  Reopen();
+  EXPECT_EQ(store_->GetEventBySeq("org_acme", 5).value()->purged_at, kT0 + 5);
+  EXPECT_EQ(store_->GetItemPurgedAt("org_acme", "finding", "kept").value(), kT0 + 5);
+}
+
+TEST_F(RocksStoreTest, ResurrectedAndHeldItemsAreNotPurged) {
+  const TimestampUs t = kT0 - 300 * kDay;
+  ASSERT_TRUE(writer_->Append({Change("back", ChangeOp::kCreate, t),
+                               Change("back", ChangeOp::kDelete, t + 1),
+                               Change("back", ChangeOp::kCreate, t + 2),  // alive again
+                               Change("held", ChangeOp::kCreate, t),
+                               Change("held", ChangeOp::kDelete, t + 1),
+                               Change("later", ChangeOp::kDelete, t + 1),
+                               Change("later", ChangeOp::kUpdate, t + 5),
+                               Change("later", ChangeOp::kDelete, kT0)})  // deleted again, recently
+                  .ok());
+  PurgeRequest r;
+  r.organization_id = "org_acme";
+  r.purged_at = kT0;
+  r.deleted_before = kT0 - 180 * kDay;
+  r.held = [](const std::string& type, const std::string& id) {
+    return type == "finding" && id == "held";
+  };
+  auto counts = store_->Purge(r);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->items, 0u);
+  EXPECT_EQ(counts->events, 0u);
+  EXPECT_TRUE(store_->GetItem("org_acme", "finding", "back").value().has_value());
+  EXPECT_TRUE(store_->GetItem("org_acme", "finding", "held").value().has_value());
+  EXPECT_TRUE(store_->GetItem("org_acme", "finding", "later").value().has_value());
+  // The hold lifted: the item goes.
+  r.held = nullptr;
+  EXPECT_EQ(store_->Purge(r)->items, 1u);
+  EXPECT_FALSE(store_->GetItem("org_acme", "finding", "held").value().has_value());
+  // A purged item that is named again lives again, with its purge remembered.
+  ASSERT_TRUE(writer_->Append({Change("held", ChangeOp::kCreate, kT0)}).ok());
+  auto again = store_->GetItem("org_acme", "finding", "held").value();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->event_count, 1u);
+  EXPECT_EQ(again->first_seen, kT0);
+  EXPECT_EQ(store_->GetItemPurgedAt("org_acme", "finding", "held").value(), kT0);
+}
+
+TEST_F(RocksStoreTest, PurgeByEventAge) {
+  const TimestampUs old = kT0 - 100 * kDay;
+  Spec plain;
+  plain.occurred_at = old;
+  plain.targets = {{"doc", "d1"}};
+  Spec held = plain;
+  held.targets = {{"doc", "h1"}};
+  Spec newer = plain;
+  newer.occurred_at = kT0;
+  Spec other_org = plain;
+  other_org.org = "org_other";
+  ASSERT_TRUE(writer_->Append({plain, plain, held, newer, other_org}).ok());
+  Spec only_old = plain;
+  only_old.targets = {{"doc", "d2"}};
+  ASSERT_TRUE(writer_->Append({only_old}).ok());
+  PurgeRequest r;
+  r.organization_id = "org_acme";
+  r.purged_at = kT0;
+  r.occurred_before = kT0 - 30 * kDay;
+  r.held = [](const std::string&, const std::string& id) { return id == "h1"; };
+  auto counts = store_->Purge(r);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->events, 3u);  // two of d1, one of d2
+  EXPECT_EQ(counts->items, 1u);   // d2 has nothing left; d1 keeps its newer event
+  EXPECT_TRUE(store_->GetItem("org_acme", "doc", "d1").value().has_value());
+  EXPECT_FALSE(store_->GetItem("org_acme", "doc", "d2").value().has_value());
+  EXPECT_EQ(store_->GetItemPurgedAt("org_acme", "doc", "d2").value(), kT0);
+  EXPECT_EQ(store_->GetEventBySeq("org_acme", 3).value()->purged_at, 0);  // held
+  EXPECT_EQ(store_->GetEventBySeq("org_acme", 4).value()->purged_at, 0);  // newer
+  EXPECT_EQ(store_->GetEventBySeq("org_other", 1).value()->purged_at, 0);
+  EventFilter f;
+  f.organization_id = "org_acme";
+  f.target_ids = {"d1"};
+  EXPECT_EQ(MustScan(store_.get(), Request(f, false, 100)).size(), 1u);
+}
+
+TEST_F(RocksStoreTest, PurgeIsAWrite) {
+  store_->FailNextWriteForTesting();
+  EXPECT_FALSE(writer_->Append({Change("x", ChangeOp::kDelete, kT0 - 400 * kDay)}).ok());
+  PurgeRequest r;
+  r.organization_id = "org_acme";
+  r.deleted_before = kT0;
+  EXPECT_EQ(store_->Purge(r).status().error_code(), "store_failed");
+}
+
+TEST_F(RocksStoreTest, FormatOneStoresGetTheirDeletionsQueued) {
+  ASSERT_TRUE(writer_->Append({Change("old", ChangeOp::kCreate, kT0 - 400 * kDay),
+                               Change("old", ChangeOp::kDelete, kT0 - 399 * kDay)})
+                  .ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  store_.reset();
+  // What a format-1 store looked like: no purge queue, version 1.
+  {
+    rocksdb::Options o;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir_.store(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> d;
+    for (auto& n : names) d.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir_.store(), d, &h, &raw).ok());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "item_deletions") {
+        ASSERT_TRUE(raw->DropColumnFamily(h[i]).ok());
+      }
+      if (names[i] == "meta") {
+        ASSERT_TRUE(raw->Put({}, h[i], "format_version", "1").ok());
+      }
+    }
+    for (auto* x : h) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(x).ok());
+    delete raw;
+  }
+  Reopen();
+  PurgeRequest r;
+  r.organization_id = "org_acme";
+  r.purged_at = kT0;
+  r.deleted_before = kT0 - 180 * kDay;
+  EXPECT_EQ(store_->Purge(r)->items, 1u);
+}
+
+TEST_F(RocksStoreTest, IdempotencyRecordsExpireEach) {
+  IdempotencyRecord api = Idem("org_acme", "api-key", 100, "evt_1", 1);
+  api.expires_at = 100 + 24;
+  IdempotencyRecord src = Idem("org_acme", "postgres p 0/1:0", 100, "evt_2", 2);
+  src.expires_at = 100 + 14 * 24;
+  ASSERT_TRUE(writer_->Append({Spec{}, Spec{}}, {api, src}).ok());
+  EXPECT_EQ(store_->GetIdempotency("org_acme", "api-key").value()->expires_at, 124);
+  EXPECT_EQ(store_->ExpireIdempotency(200).value(), 1u);
+  EXPECT_FALSE(store_->GetIdempotency("org_acme", "api-key").value().has_value());
+  EXPECT_TRUE(store_->GetIdempotency("org_acme", "postgres p 0/1:0").value().has_value());
+  EXPECT_EQ(store_->ExpireIdempotency(100 + 14 * 24).value(), 1u);
 }
 
 }  // namespace

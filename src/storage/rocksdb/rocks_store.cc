@@ -48,13 +48,16 @@ enum Cf : int {
   kItems,        // str org | str type | str id -> item record (merge operands), and
                  // str org | str type | str id | ts | u64 seq -> u64 position (the target index)
   kIdempotency,  // str org | str key -> idempotency record
+  kDeletions,    // str org | ts deleted_at | str type | str id | u64 seq -> "" (purge queue)
+  kPurged,       // str org | str type | str id -> purge mark
   kMeta,         // raw name -> value
   kCfCount,
 };
 
 constexpr const char* kCfNames[kCfCount] = {
     "default",    "events",    "event_ids", "org_seq",     "idx_time",
-    "idx_action", "idx_actor", "items",     "idempotency", "meta",
+    "idx_action", "idx_actor", "items",     "idempotency", "item_deletions",
+    "purged_items", "meta",
 };
 
 // Meta keys.
@@ -65,8 +68,13 @@ constexpr std::string_view kMetaUserPrefix = "kv/";
 
 // Leading byte of each value format, so that a later format can be told apart.
 constexpr char kEventValueFormat = 1;
+constexpr char kTombstoneValueFormat = 2;  // a purged event
 constexpr char kItemValueFormat = 1;
-constexpr char kIdempotencyValueFormat = 1;
+constexpr char kIdempotencyValueFormat = 1;   // without expires_at (format-1 stores)
+constexpr char kIdempotencyValueFormat2 = 2;  // with expires_at
+constexpr char kPurgeMarkFormat = 1;
+// Records written by format-1 stores had no expiry of their own: the API window then.
+constexpr int64_t kFormat1IdempotencyWindowUs = 24LL * 3600 * 1000000;
 
 // Size of the (occurred_at, seq) suffix that ends every time-ordered index key.
 constexpr size_t kListKeySize = enc::kTimestampSize + enc::kU64Size;
@@ -231,6 +239,38 @@ EventRecord ToEventRecord(const EventView& v, uint64_t position) {
   return e;
 }
 
+// A purged event's value (docs/storage.md "Tombstones"):
+//   u8 format (2) | varint seq | zigzag occurred_at | zigzag received_at | zigzag purged_at |
+//   bytes id | bytes organization_id
+void EncodeTombstone(const EventView& v, TimestampUs purged_at, std::string* dst) {
+  dst->push_back(kTombstoneValueFormat);
+  PutVarint(dst, v.seq);
+  PutSigned(dst, v.occurred_at);
+  PutSigned(dst, v.received_at);
+  PutSigned(dst, purged_at);
+  PutBytes(dst, v.id);
+  PutBytes(dst, v.organization_id);
+}
+
+bool IsTombstone(std::string_view value) {
+  return !value.empty() && value[0] == kTombstoneValueFormat;
+}
+
+bool DecodeTombstone(std::string_view in, uint64_t position, EventRecord* e) {
+  if (!IsTombstone(in)) return false;
+  in.remove_prefix(1);
+  std::string_view id, org;
+  if (!GetVarint(&in, &e->seq) || !GetSigned(&in, &e->fields.occurred_at) ||
+      !GetSigned(&in, &e->received_at) || !GetSigned(&in, &e->purged_at) || !GetBytes(&in, &id) ||
+      !GetBytes(&in, &org) || !in.empty()) {
+    return false;
+  }
+  e->id.assign(id);
+  e->fields.organization_id.assign(org);
+  e->position = position;
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------
 // Item records (docs/storage.md "items"). Every event appends one operand per distinct
 // target; operands and merged values share one format, and merging is associative and
@@ -346,20 +386,33 @@ class ItemLifecycleMergeOperator final : public rocksdb::MergeOperator {
 // Idempotency records (docs/storage.md "idempotency"):
 //   u8 format (1) | zigzag created_at | varint seq | bytes event_id | bytes content_hash
 
+//   format 2: u8 2 | zigzag created_at | zigzag expires_at | varint seq | bytes event_id |
+//             bytes content_hash
+
 void EncodeIdempotency(const IdempotencyRecord& r, std::string* dst) {
-  dst->push_back(kIdempotencyValueFormat);
+  dst->push_back(kIdempotencyValueFormat2);
   PutSigned(dst, r.created_at);
+  PutSigned(dst, r.expires_at);
   PutVarint(dst, r.seq);
   PutBytes(dst, r.event_id);
   PutBytes(dst, r.content_hash);
 }
 
 bool DecodeIdempotency(std::string_view in, IdempotencyRecord* r) {
-  if (in.empty() || in[0] != kIdempotencyValueFormat) return false;
+  if (in.empty() || (in[0] != kIdempotencyValueFormat && in[0] != kIdempotencyValueFormat2)) {
+    return false;
+  }
+  const bool v2 = in[0] == kIdempotencyValueFormat2;
   in.remove_prefix(1);
   std::string_view event_id, hash;
-  if (!GetSigned(&in, &r->created_at) || !GetVarint(&in, &r->seq) || !GetBytes(&in, &event_id) ||
-      !GetBytes(&in, &hash) || !in.empty()) {
+  if (!GetSigned(&in, &r->created_at)) return false;
+  if (v2) {
+    if (!GetSigned(&in, &r->expires_at)) return false;
+  } else {
+    r->expires_at = r->created_at + kFormat1IdempotencyWindowUs;
+  }
+  if (!GetVarint(&in, &r->seq) || !GetBytes(&in, &event_id) || !GetBytes(&in, &hash) ||
+      !in.empty()) {
     return false;
   }
   r->event_id.assign(event_id);
@@ -983,6 +1036,13 @@ Result<std::unique_ptr<RocksStore>> RocksStore::OpenWithEnv(const RocksStoreOpti
     if (std::find(existing_cfs.begin(), existing_cfs.end(), "meta") == existing_cfs.end()) {
       return NotAnnalsStore(path, "holds a database that is not an annals store");
     }
+    // A format-1 store lacks the families format 2 added; the upgrade below fills them.
+    db_options.create_missing_column_families = true;
+    for (const char* name : kCfNames) {
+      if (std::find(existing_cfs.begin(), existing_cfs.end(), name) == existing_cfs.end()) {
+        existing_cfs.emplace_back(name);
+      }
+    }
   }
 
   // Open every existing column family (RocksDB requires it); unknown ones, which only a
@@ -1057,6 +1117,10 @@ Result<std::unique_ptr<RocksStore>> RocksStore::OpenWithEnv(const RocksStoreOpti
   } else if (!s.ok()) {
     return FromRocks(s, "cannot read the store's format version in " + path);
   }
+  if (version == "1" && unknown_name.empty()) {
+    ANNALS_RETURN_IF_ERROR(store->UpgradeFromFormat1());
+    version = std::to_string(kFormatVersion);
+  }
   if (version != std::to_string(kFormatVersion)) {
     int n = 0;
     const auto [ptr, err] = std::from_chars(version.data(), version.data() + version.size(), n);
@@ -1079,6 +1143,47 @@ Result<std::unique_ptr<RocksStore>> RocksStore::OpenWithEnv(const RocksStoreOpti
   }
   ANNALS_RETURN_IF_ERROR(store->LoadCounters());
   return store;
+}
+
+// Format 1 -> 2: the purge queue (item_deletions) gets an entry for every item that is
+// deleted now; purged_items starts empty; event and idempotency values of format 1 stay
+// readable as they are.
+Status RocksStore::UpgradeFromFormat1() {
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kItems)));
+  rocksdb::WriteBatch wb;
+  uint64_t pending = 0;
+  std::string key;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view k = ToView(it->key());
+    std::string org, type, id;
+    if (!enc::ConsumeString(&k, &org) || !enc::ConsumeString(&k, &type) ||
+        !enc::ConsumeString(&k, &id)) {
+      return Corruption("a malformed item key");
+    }
+    if (!k.empty()) continue;  // a timeline entry
+    ItemState state;
+    if (!DecodeItemState(ToView(it->value()), &state)) return Corruption("a malformed item record");
+    if (state.change_op != ChangeOp::kDelete) continue;
+    key.clear();
+    enc::AppendString(&key, org);
+    enc::AppendTimestamp(&key, state.change_ts);
+    enc::AppendString(&key, type);
+    enc::AppendString(&key, id);
+    enc::AppendU64(&key, state.change_seq);
+    rocksdb::Status s = wb.Put(cf(kDeletions), key, "");
+    if (!s.ok()) return FromRocks(s, "cannot build the format upgrade");
+    if (++pending >= 4096) {
+      ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, false));
+      wb.Clear();
+      pending = 0;
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read items for the upgrade");
+  rocksdb::Status s = wb.Put(cf(kMeta), ToSlice(kMetaFormatVersion), std::to_string(kFormatVersion));
+  if (!s.ok()) return FromRocks(s, "cannot build the format upgrade");
+  return WriteBatchOrFail(&wb, true);
 }
 
 Status RocksStore::LoadCounters() {
@@ -1256,6 +1361,16 @@ Status RocksStore::Append(const AppendBatch& batch) {
       items.Add(item_operand, /*merge=*/true);
       items.Key().append(item_key).append(list);
       items.Add(pos);
+      if (f.change_op == ChangeOp::kDelete) {
+        // The purge queue: items by deletion time (docs/storage.md "item_deletions").
+        SortedEntries& deletions = scratch.by_cf[kDeletions];
+        deletions.Key().append(org_key);
+        enc::AppendTimestamp(&deletions.Key(), f.occurred_at);
+        enc::AppendString(&deletions.Key(), t.type);
+        enc::AppendString(&deletions.Key(), t.id);
+        enc::AppendU64(&deletions.Key(), e.seq);
+        deletions.Add("");
+      }
     }
   }
   for (const IdempotencyRecord& r : batch.idempotency) {
@@ -1325,7 +1440,7 @@ Status RocksStore::PutMeta(const std::string& name, const std::string& value) {
   return WriteBatchOrFail(&wb, options_.sync);
 }
 
-Result<uint64_t> RocksStore::ExpireIdempotency(TimestampUs created_before) {
+Result<uint64_t> RocksStore::ExpireIdempotency(TimestampUs now) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   // Rounds of at most kRound examined records; each round reads and deletes under the
   // writer lock, so an Append cannot replace a record between its read and its deletion.
@@ -1345,7 +1460,7 @@ Result<uint64_t> RocksStore::ExpireIdempotency(TimestampUs created_before) {
       if (!DecodeIdempotency(ToView(it->value()), &r)) {
         return Corruption("a malformed idempotency record");
       }
-      if (r.created_at < created_before) {
+      if (r.expires_at <= now) {
         rocksdb::Status s = wb.Delete(cf(kIdempotency), it->key());
         if (!s.ok()) return FromRocks(s, "cannot build an idempotency expiry");
         ++round_removed;
@@ -1385,6 +1500,13 @@ Result<std::optional<EventRecord>> RocksStore::GetEventByPosition(uint64_t posit
   // An index entry whose event is gone (a concurrent purge) reads as "no such event".
   if (s.IsNotFound()) return std::optional<EventRecord>();
   if (!s.ok()) return FromRocks(s, "cannot read an event");
+  if (IsTombstone(ToView(value))) {
+    EventRecord tombstone;
+    if (!DecodeTombstone(ToView(value), position, &tombstone)) {
+      return Corruption("a malformed event tombstone");
+    }
+    return std::optional<EventRecord>(std::move(tombstone));
+  }
   EventView view;
   if (!ParseEventValue(ToView(value), &view)) return Corruption("a malformed event record");
   return std::optional<EventRecord>(ToEventRecord(view, position));
@@ -1423,6 +1545,7 @@ Result<std::vector<EventRecord>> RocksStore::ReadFrom(uint64_t after_position, s
        it->Next()) {
     uint64_t position = 0;
     EventView view;
+    if (IsTombstone(ToView(it->value()))) continue;  // purged
     if (!enc::DecodeU64(ToView(it->key()), &position) ||
         !ParseEventValue(ToView(it->value()), &view)) {
       return Corruption("a malformed event record");
@@ -1492,6 +1615,7 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
     for (size_t i = 0; i < positions.size() && out.size() < request.limit; ++i) {
       if (statuses[i].IsNotFound()) continue;  // purged
       if (!statuses[i].ok()) return FromRocks(statuses[i], "cannot read an event");
+      if (IsTombstone(ToView(values[i]))) continue;  // purged
       EventView view;
       if (!ParseEventValue(ToView(values[i]), &view)) {
         return Corruption("a malformed event record");
@@ -1669,6 +1793,346 @@ Status RocksStore::CompactAll() {
     rocksdb::Status s = db_->CompactRange(co, cf(i), nullptr, nullptr);
     if (!s.ok()) return FromRocks(s, "compaction failed");
   }
+  return Status::Ok();
+}
+
+
+// ---------------------------------------------------------------------------------------
+// Items by type, purge marks and purges (docs/storage.md "Purges").
+
+namespace {
+
+// The smallest key after every key that starts with `item_key` (an encoded string ends in
+// 00 01; 00 02 sorts after all of its continuations and before any longer string's).
+std::string ItemKeySuccessor(std::string item_key) {
+  item_key.back() = '\x02';
+  return item_key;
+}
+
+void EncodePurgeMark(TimestampUs purged_at, std::string* dst) {
+  dst->push_back(kPurgeMarkFormat);
+  PutSigned(dst, purged_at);
+}
+
+}  // namespace
+
+Result<std::vector<ItemRecord>> RocksStore::ListItems(const std::string& organization_id,
+                                                      const std::string& type,
+                                                      const std::string& start_after_id,
+                                                      size_t limit) {
+  std::vector<ItemRecord> out;
+  if (limit == 0) return out;
+  std::string prefix = enc::EncodeString(organization_id);
+  enc::AppendString(&prefix, type);
+  std::string start = prefix;
+  if (!start_after_id.empty()) {
+    enc::AppendString(&start, start_after_id);
+    start = ItemKeySuccessor(std::move(start));
+  }
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kItems)));
+  it->Seek(start);
+  while (it->Valid() && out.size() < limit) {
+    std::string_view k = ToView(it->key());
+    if (!k.starts_with(prefix)) break;
+    std::string_view rest = k.substr(prefix.size());
+    std::string id;
+    if (!enc::ConsumeString(&rest, &id)) return Corruption("a malformed item key");
+    const size_t item_key_size = k.size() - rest.size();
+    if (rest.empty()) {
+      ItemState state;
+      if (!DecodeItemState(ToView(it->value()), &state)) {
+        return Corruption("a malformed item record");
+      }
+      ItemRecord r;
+      r.organization_id = organization_id;
+      r.type = type;
+      r.id = std::move(id);
+      r.first_seen = state.first_ts;
+      r.first_seq = state.first_seq;
+      r.last_seen = state.last_ts;
+      r.last_seq = state.last_seq;
+      r.event_count = state.count;
+      r.deleted_at = state.change_op == ChangeOp::kDelete ? state.change_ts : 0;
+      out.push_back(std::move(r));
+    }
+    it->Seek(ItemKeySuccessor(std::string(k.substr(0, item_key_size))));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot list items");
+  return out;
+}
+
+Result<std::optional<TimestampUs>> RocksStore::GetItemPurgedAt(const std::string& organization_id,
+                                                               const std::string& type,
+                                                               const std::string& id) {
+  std::string k = enc::EncodeString(organization_id);
+  enc::AppendString(&k, type);
+  enc::AppendString(&k, id);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kPurged), k, &value);
+  if (s.IsNotFound()) return std::optional<TimestampUs>();
+  if (!s.ok()) return FromRocks(s, "cannot read a purge mark");
+  std::string_view in(value);
+  TimestampUs at = 0;
+  if (in.empty() || in[0] != kPurgeMarkFormat) return Corruption("a malformed purge mark");
+  in.remove_prefix(1);
+  if (!GetSigned(&in, &at)) return Corruption("a malformed purge mark");
+  return std::optional<TimestampUs>(at);
+}
+
+Result<PurgeCounts> RocksStore::Purge(const PurgeRequest& request) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  if (request.organization_id.empty()) {
+    return Status::InvalidArgument("a purge needs an organization_id");
+  }
+  PurgeCounts counts;
+  if (request.deleted_before) ANNALS_RETURN_IF_ERROR(PurgeDeletedItems(request, &counts));
+  if (request.occurred_before) ANNALS_RETURN_IF_ERROR(PurgeOldEvents(request, &counts));
+  return counts;
+}
+
+// Each round reads and writes under the writer lock, so no append slips in between a
+// decision and its write; rounds are bounded so appends wait briefly.
+Status RocksStore::PurgeDeletedItems(const PurgeRequest& r, PurgeCounts* counts) {
+  constexpr size_t kEntriesPerRound = 256;
+  const std::string org_key = enc::EncodeString(r.organization_id);
+  std::string upper = org_key;
+  enc::AppendTimestamp(&upper, *r.deleted_before);
+  const rocksdb::Slice upper_slice(upper);
+  std::string resume = org_key;
+  bool done = false;
+  while (!done) {
+    std::lock_guard lock(write_mu_);
+    ANNALS_RETURN_IF_ERROR(CheckWritable());
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kDeletions)));
+    rocksdb::ReadOptions items_ro;
+    items_ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> timeline(db_->NewIterator(items_ro, cf(kItems)));
+    rocksdb::WriteBatch wb;
+    std::vector<uint64_t> candidates;
+    std::string mark;
+    size_t examined = 0;
+    for (it->Seek(resume); it->Valid() && examined < kEntriesPerRound; it->Next(), ++examined) {
+      std::string_view k = ToView(it->key());
+      std::string org, type, id;
+      TimestampUs deleted_at = 0;
+      uint64_t seq = 0;
+      if (!enc::ConsumeString(&k, &org) || !enc::ConsumeTimestamp(&k, &deleted_at) ||
+          !enc::ConsumeString(&k, &type) || !enc::ConsumeString(&k, &id) ||
+          !enc::ConsumeU64(&k, &seq) || !k.empty()) {
+        return Corruption("a malformed item deletion entry");
+      }
+      std::string item_key = org_key;
+      enc::AppendString(&item_key, type);
+      enc::AppendString(&item_key, id);
+      std::string value;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kItems), item_key, &value);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read an item");
+      ItemState state;
+      if (s.ok() && !DecodeItemState(value, &state)) return Corruption("a malformed item record");
+      const bool current = s.ok() && state.change_op == ChangeOp::kDelete &&
+                           state.change_ts == deleted_at && state.change_seq == seq;
+      if (!current) {
+        // Purged already, alive again, or deleted again later (which has its own entry).
+        s = wb.Delete(cf(kDeletions), it->key());
+        if (!s.ok()) return FromRocks(s, "cannot build a purge");
+        continue;
+      }
+      if (r.held && r.held(type, id)) continue;  // kept until the hold is lifted
+      // The item's whole timeline goes, then the record; a mark remembers the purge.
+      for (timeline->Seek(item_key); timeline->Valid(); timeline->Next()) {
+        std::string_view tk = ToView(timeline->key());
+        if (!tk.starts_with(item_key)) break;
+        if (tk.size() == item_key.size() + kListKeySize) {
+          uint64_t position = 0;
+          if (!enc::DecodeU64(ToView(timeline->value()), &position)) {
+            return Corruption("a malformed target index entry");
+          }
+          candidates.push_back(position);
+          s = wb.Delete(cf(kItems), timeline->key());
+          if (!s.ok()) return FromRocks(s, "cannot build a purge");
+        }
+      }
+      if (!timeline->status().ok()) return FromRocks(timeline->status(), "cannot read a timeline");
+      mark.clear();
+      EncodePurgeMark(r.purged_at, &mark);
+      s = wb.Delete(cf(kItems), item_key);
+      if (s.ok()) s = wb.Put(cf(kPurged), item_key, mark);
+      if (s.ok()) s = wb.Delete(cf(kDeletions), it->key());
+      if (!s.ok()) return FromRocks(s, "cannot build a purge");
+      ++counts->items;
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot read item deletions");
+    if (it->Valid()) {
+      resume = it->key().ToString();
+    } else {
+      done = true;
+    }
+    if (wb.Count() > 0) ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
+    ANNALS_RETURN_IF_ERROR(TombstoneUnheldEvents(r, std::move(candidates), counts));
+  }
+  return Status::Ok();
+}
+
+// Replaces by tombstones the events at `positions` that no item's timeline holds any more,
+// removing their index entries. Called with write_mu_ held.
+Status RocksStore::TombstoneUnheldEvents(const PurgeRequest& r, std::vector<uint64_t> positions,
+                                         PurgeCounts* counts) {
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  rocksdb::WriteBatch wb;
+  std::string key, tombstone;
+  for (uint64_t position : positions) {
+    const std::string pkey = enc::EncodeU64(position);
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEvents), pkey, &value);
+    if (s.IsNotFound() || (s.ok() && IsTombstone(value))) continue;
+    if (!s.ok()) return FromRocks(s, "cannot read an event");
+    EventView v;
+    if (!ParseEventValue(value, &v)) return Corruption("a malformed event record");
+    const std::string org_key = enc::EncodeString(v.organization_id);
+    char list_key[kListKeySize];
+    StoreListKey(ListKey{v.occurred_at, v.seq}, list_key);
+    const std::string_view list(list_key, sizeof(list_key));
+    bool held_by_timeline = false;
+    Status err = Status::Ok();
+    AnyTarget(v, [&](std::string_view type, std::string_view id) {
+      key = org_key;
+      enc::AppendString(&key, type);
+      enc::AppendString(&key, id);
+      key.append(list);
+      std::string ignored;
+      rocksdb::Status g = db_->Get(rocksdb::ReadOptions(), cf(kItems), key, &ignored);
+      if (!g.ok() && !g.IsNotFound()) err = FromRocks(g, "cannot read a target index entry");
+      held_by_timeline = g.ok();
+      return held_by_timeline || !err.ok();
+    });
+    ANNALS_RETURN_IF_ERROR(err);
+    if (held_by_timeline) continue;
+    key = org_key;
+    key.append(list);
+    s = wb.Delete(cf(kIdxTime), key);
+    key = org_key;
+    enc::AppendString(&key, v.action);
+    key.append(list);
+    if (s.ok()) s = wb.Delete(cf(kIdxAction), key);
+    key = org_key;
+    enc::AppendString(&key, v.actor_id);
+    key.append(list);
+    if (s.ok()) s = wb.Delete(cf(kIdxActor), key);
+    tombstone.clear();
+    EncodeTombstone(v, r.purged_at, &tombstone);
+    if (s.ok()) s = wb.Put(cf(kEvents), pkey, tombstone);
+    if (!s.ok()) return FromRocks(s, "cannot build a purge");
+    ++counts->events;
+  }
+  if (wb.Count() > 0) ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
+  return Status::Ok();
+}
+
+Status RocksStore::PurgeOldEvents(const PurgeRequest& r, PurgeCounts* counts) {
+  constexpr size_t kEventsPerRound = 1024;
+  const std::string org_key = enc::EncodeString(r.organization_id);
+  std::string upper = org_key;
+  enc::AppendTimestamp(&upper, *r.occurred_before);
+  const rocksdb::Slice upper_slice(upper);
+  std::string resume = org_key;
+  bool done = false;
+  while (!done) {
+    std::lock_guard lock(write_mu_);
+    ANNALS_RETURN_IF_ERROR(CheckWritable());
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kIdxTime)));
+    std::vector<uint64_t> positions;
+    std::vector<std::pair<std::string, std::string>> items;  // (type, id) touched
+    rocksdb::WriteBatch wb;
+    size_t examined = 0;
+    for (it->Seek(resume); it->Valid() && examined < kEventsPerRound; it->Next(), ++examined) {
+      uint64_t position = 0;
+      if (!enc::DecodeU64(ToView(it->value()), &position)) {
+        return Corruption("a malformed time index entry");
+      }
+      std::string value;
+      rocksdb::Status s =
+          db_->Get(rocksdb::ReadOptions(), cf(kEvents), enc::EncodeU64(position), &value);
+      if (s.IsNotFound() || (s.ok() && IsTombstone(value))) continue;
+      if (!s.ok()) return FromRocks(s, "cannot read an event");
+      EventView v;
+      if (!ParseEventValue(value, &v)) return Corruption("a malformed event record");
+      const bool held = r.held && AnyTarget(v, [&](std::string_view type, std::string_view id) {
+                          return r.held(std::string(type), std::string(id));
+                        });
+      if (held) continue;
+      // Its timeline entries go first; TombstoneUnheldEvents then finds none left.
+      char list_key[kListKeySize];
+      StoreListKey(ListKey{v.occurred_at, v.seq}, list_key);
+      AnyTarget(v, [&](std::string_view type, std::string_view id) {
+        std::string key = org_key;
+        enc::AppendString(&key, type);
+        enc::AppendString(&key, id);
+        key.append(list_key, sizeof(list_key));
+        if (s.ok()) s = wb.Delete(cf(kItems), key);
+        items.emplace_back(std::string(type), std::string(id));
+        return false;
+      });
+      if (!s.ok()) return FromRocks(s, "cannot build a purge");
+      positions.push_back(position);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot read the time index");
+    if (it->Valid()) {
+      resume = it->key().ToString();
+    } else {
+      done = true;
+    }
+    if (wb.Count() > 0) ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
+    ANNALS_RETURN_IF_ERROR(TombstoneUnheldEvents(r, std::move(positions), counts));
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+    ANNALS_RETURN_IF_ERROR(RemoveItemsWithoutTimeline(r, items, counts));
+  }
+  return Status::Ok();
+}
+
+// Items whose every timeline entry was purged lose their record and get a purge mark.
+// Called with write_mu_ held.
+Status RocksStore::RemoveItemsWithoutTimeline(
+    const PurgeRequest& r, const std::vector<std::pair<std::string, std::string>>& items,
+    PurgeCounts* counts) {
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kItems)));
+  rocksdb::WriteBatch wb;
+  std::string mark;
+  for (const auto& [type, id] : items) {
+    std::string item_key = enc::EncodeString(r.organization_id);
+    enc::AppendString(&item_key, type);
+    enc::AppendString(&item_key, id);
+    bool has_record = false, has_timeline = false;
+    for (it->Seek(item_key); it->Valid(); it->Next()) {
+      std::string_view k = ToView(it->key());
+      if (!k.starts_with(item_key)) break;
+      if (k.size() == item_key.size()) {
+        has_record = true;
+      } else {
+        has_timeline = true;
+        break;
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot read a timeline");
+    if (!has_record || has_timeline) continue;
+    mark.clear();
+    EncodePurgeMark(r.purged_at, &mark);
+    rocksdb::Status s = wb.Delete(cf(kItems), item_key);
+    if (s.ok()) s = wb.Put(cf(kPurged), item_key, mark);
+    if (!s.ok()) return FromRocks(s, "cannot build a purge");
+    ++counts->items;
+  }
+  if (wb.Count() > 0) ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
   return Status::Ok();
 }
 

@@ -39,7 +39,7 @@ namespace annals {
 class RocksStore final : public Store {
  public:
   // The on-disk format this build reads and writes (meta key "format_version").
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
 
   // Opens the store in options.path, creating it when the directory is missing or empty and
   // options.create_if_missing is set. Fails with a clear Status when the directory is not
@@ -71,10 +71,18 @@ class RocksStore final : public Store {
   Result<std::vector<EventRecord>> Scan(const ScanRequest& request) override;
   Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& organization_id,
                                                           const std::string& key) override;
-  Result<uint64_t> ExpireIdempotency(TimestampUs created_before) override;
+  Result<uint64_t> ExpireIdempotency(TimestampUs now) override;
   Result<std::optional<ItemRecord>> GetItem(const std::string& organization_id,
                                             const std::string& type,
                                             const std::string& id) override;
+  Result<std::vector<ItemRecord>> ListItems(const std::string& organization_id,
+                                            const std::string& type,
+                                            const std::string& start_after_id,
+                                            size_t limit) override;
+  Result<std::optional<TimestampUs>> GetItemPurgedAt(const std::string& organization_id,
+                                                     const std::string& type,
+                                                     const std::string& id) override;
+  Result<PurgeCounts> Purge(const PurgeRequest& request) override;
   Result<std::optional<std::string>> GetMeta(const std::string& name) override;
   Status PutMeta(const std::string& name, const std::string& value) override;
   Result<std::vector<std::string>> OrganizationsWithEvents() override;
@@ -110,11 +118,21 @@ class RocksStore final : public Store {
   RocksStore(const RocksStoreOptions& options, OpenedDb opened);
 
   Status LoadCounters();
+  Status UpgradeFromFormat1();
   // Every write goes through here: applies the test hook, writes, and on error marks the
   // store failed. `sync` selects WriteOptions.sync.
   Status WriteBatchOrFail(rocksdb::WriteBatch* batch, bool sync);
   Status CheckWritable() const;
   Result<std::optional<EventRecord>> GetEventByPosition(uint64_t position);
+  // Purge helpers; called with write_mu_ held.
+  struct PurgeRound;
+  Status PurgeDeletedItems(const PurgeRequest& r, PurgeCounts* counts);
+  Status PurgeOldEvents(const PurgeRequest& r, PurgeCounts* counts);
+  Status TombstoneUnheldEvents(const PurgeRequest& r, std::vector<uint64_t> positions,
+                               PurgeCounts* counts);
+  Status RemoveItemsWithoutTimeline(const PurgeRequest& r,
+                                    const std::vector<std::pair<std::string, std::string>>& items,
+                                    PurgeCounts* counts);
 
   rocksdb::ColumnFamilyHandle* cf(int index) const { return handles_[index]; }
 
