@@ -31,6 +31,7 @@ class TailHub;
 class SourceRegistry;
 class Retention;
 class PurgeJob;
+class PushSources;
 
 class App {
  public:
@@ -66,6 +67,7 @@ class App {
   std::unique_ptr<SourceRegistry> sources_;
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<PurgeJob> purge_job_;
+  std::unique_ptr<PushSources> push_sources_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;
