@@ -9,6 +9,7 @@
 #include "domain/canonical_json.h"
 #include "domain/json.h"
 #include "domain/time.h"
+#include "sources/record_errors.h"
 #include "sources/source_event.h"
 
 namespace annals {
@@ -16,31 +17,6 @@ namespace annals {
 namespace json = boost::json;
 
 namespace {
-
-constexpr char kInvalidRecord[] = "invalid_record";
-
-Status RecordError(const std::string& path, std::string message) {
-  std::string summary = message;
-  return Status::InvalidArgument(std::move(summary), kInvalidRecord, {{path, std::move(message)}});
-}
-
-Status EnvelopeError(const std::string& path, std::string message) {
-  std::string summary = message;
-  return Status::InvalidArgument(std::move(summary), "invalid_request",
-                                 {{path, std::move(message)}});
-}
-
-std::string Child(const std::string& path, std::string_view token) {
-  std::string out = path;
-  AppendJsonPointerToken(token, &out);
-  return out;
-}
-
-std::string Child(const std::string& path, size_t index) {
-  std::string out = path;
-  AppendJsonPointerIndex(index, &out);
-  return out;
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 

@@ -9,6 +9,7 @@
 
 #include "domain/canonical_json.h"
 #include "domain/json.h"
+#include "sources/record_errors.h"
 #include "sources/source_event.h"
 
 namespace annals {
@@ -16,32 +17,6 @@ namespace annals {
 namespace json = boost::json;
 
 namespace {
-
-constexpr char kInvalidRecord[] = "invalid_record";
-
-Status RecordError(const std::string& path, std::string message,
-                   const char* code = kInvalidRecord) {
-  std::string summary = message;
-  return Status::InvalidArgument(std::move(summary), code, {{path, std::move(message)}});
-}
-
-Status EnvelopeError(const std::string& path, std::string message) {
-  std::string summary = message;
-  return Status::InvalidArgument(std::move(summary), "invalid_request",
-                                 {{path, std::move(message)}});
-}
-
-std::string Child(const std::string& path, std::string_view token) {
-  std::string out = path;
-  AppendJsonPointerToken(token, &out);
-  return out;
-}
-
-std::string Child(const std::string& path, size_t index) {
-  std::string out = path;
-  AppendJsonPointerIndex(index, &out);
-  return out;
-}
 
 bool ValidMessageId(std::string_view id) {
   if (id.empty() || id.size() > 256) return false;
