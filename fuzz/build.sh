@@ -12,8 +12,19 @@ clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   src/common/sha256.cc src/common/status.cc \
   -lsimdjson -lboost_json -lcrypto -o "$out/event_decoder_fuzz"
 echo "built $out/event_decoder_fuzz"
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I include -I src \
+  fuzz/lambda_sources_fuzz.cc src/sources/dynamodb/dynamodb_stream.cc \
+  src/sources/sqs/sqs_messages.cc src/sources/source_event.cc src/sources/push_source.cc \
+  src/domain/json.cc src/domain/canonical_json.cc src/domain/time.cc src/domain/ids.cc \
+  src/domain/event_decoder.cc src/common/sha256.cc src/common/status.cc \
+  -lsimdjson -lboost_json -lcrypto -o "$out/lambda_sources_fuzz"
+echo "built $out/lambda_sources_fuzz"
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   work=$(mktemp -d)
   cp fuzz/corpus/event_decoder/* "$work/"
   "$out/event_decoder_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=16384 "$work"
+  work=$(mktemp -d)
+  cp fuzz/corpus/lambda_sources/* "$work/"
+  "$out/lambda_sources_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=16384 "$work"
 fi

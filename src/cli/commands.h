@@ -110,4 +110,24 @@ struct BackupArgs {
 };
 int RunBackup(const ClientArgs& client, const BackupArgs& args);
 
+// annals retention [--org ORG]: show the policy; `set` changes it; `purge` runs the
+// organization's purge pass now. annals hold TYPE ID [--lift]: an item's legal hold.
+struct RetentionArgs {
+  std::string org;
+  std::string deleted_items_keep_for;  // "" = unchanged
+  std::string max_event_age;           // "" = unchanged, "none" = no limit
+  std::string legal_hold;              // "" = unchanged, "on" or "off"
+  bool json = false;
+};
+int RunRetentionShow(const ClientArgs& client, const RetentionArgs& args);
+int RunRetentionSet(const ClientArgs& client, const RetentionArgs& args);
+int RunRetentionPurge(const ClientArgs& client, const RetentionArgs& args);
+
+struct HoldArgs {
+  std::string type, id, org, reason;
+  bool lift = false;
+  bool json = false;
+};
+int RunHold(const ClientArgs& client, const HoldArgs& args);
+
 }  // namespace annals

@@ -187,6 +187,42 @@ int main(int argc, char** argv) {
   auto [backup_server, backup_key] = add_client_options(backup_cmd);
   backup_data->excludes(backup_server)->excludes(backup_key);
 
+  annals::RetentionArgs retention;
+  CLI::App* retention_cmd = app.add_subcommand(
+      "retention", "Show an organization's retention policy (set: change it; purge: run it now)");
+  retention_cmd->require_subcommand(0, 1);
+  retention_cmd->add_option("--org", retention.org, "Organization (required with a platform key)");
+  retention_cmd->add_flag("--json", retention.json, "Print the policy as JSON");
+  add_client_options(retention_cmd);
+  CLI::App* retention_set = retention_cmd->add_subcommand("set", "Change the retention policy");
+  retention_set->add_option("--org", retention.org, "Organization (required with a platform key)");
+  retention_set->add_option("--deleted-items-keep-for", retention.deleted_items_keep_for,
+                            "How long a deleted item's history is kept, e.g. 180d");
+  retention_set->add_option("--max-event-age", retention.max_event_age,
+                            "Remove events older than this, e.g. 400d, or none");
+  retention_set->add_option("--legal-hold", retention.legal_hold,
+                            "on: nothing of the organization is purged; off: purges resume")
+      ->check(CLI::IsMember({"on", "off"}));
+  retention_set->add_flag("--json", retention.json, "Print the new policy as JSON");
+  add_client_options(retention_set);
+  CLI::App* retention_purge =
+      retention_cmd->add_subcommand("purge", "Run the organization's purge pass now");
+  retention_purge->add_option("--org", retention.org,
+                              "Organization (required with a platform key)");
+  retention_purge->add_flag("--json", retention.json, "Print the result as JSON");
+  add_client_options(retention_purge);
+
+  annals::HoldArgs hold;
+  CLI::App* hold_cmd = app.add_subcommand(
+      "hold", "Put an item under legal hold (no purge touches it) or lift the hold (--lift)");
+  hold_cmd->add_option("type", hold.type, "Target type, e.g. finding")->required();
+  hold_cmd->add_option("id", hold.id, "Target id (any characters)")->required();
+  hold_cmd->add_option("--org", hold.org, "Organization (required with a platform key)");
+  hold_cmd->add_option("--reason", hold.reason, "Why (recorded in the organization's trail)");
+  hold_cmd->add_flag("--lift", hold.lift, "Lift the hold");
+  hold_cmd->add_flag("--json", hold.json, "Print the item as JSON");
+  add_client_options(hold_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -212,5 +248,9 @@ int main(int argc, char** argv) {
   if (tail_cmd->parsed()) return annals::RunTail(client, tail);
   if (backup_cmd->parsed()) return annals::RunBackup(client, backup);
   if (history_cmd->parsed()) return annals::RunHistory(client, history);
+  if (retention_set->parsed()) return annals::RunRetentionSet(client, retention);
+  if (retention_purge->parsed()) return annals::RunRetentionPurge(client, retention);
+  if (retention_cmd->parsed()) return annals::RunRetentionShow(client, retention);
+  if (hold_cmd->parsed()) return annals::RunHold(client, hold);
   return 2;
 }

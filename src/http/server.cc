@@ -375,7 +375,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(state_->options.max_header_bytes));
-    parser_->body_limit(state_->options.max_body_bytes);
+    // The largest limit until the target is known (OnHeader applies the path's own).
+    size_t largest = state_->options.max_body_bytes;
+    for (const auto& l : state_->options.body_limits) largest = std::max(largest, l.max_bytes);
+    parser_->body_limit(largest);
+    body_limit_ = state_->options.max_body_bytes;
     Lowest().expires_after(state_->options.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -399,12 +403,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
         return;
       }
     }
-    if (auto len = parser_->content_length(); len && *len > state_->options.max_body_bytes) {
+    body_limit_ = BodyLimitFor(h.target());
+    parser_->body_limit(body_limit_);
+    if (auto len = parser_->content_length(); len && *len > body_limit_) {
       keep_alive_ = false;
       linger_ = true;
       Write(PlainError(413, "request_too_large",
                        "the request body is " + std::to_string(*len) + " bytes; the limit is " +
-                           std::to_string(state_->options.max_body_bytes)),
+                           std::to_string(body_limit_)),
             false, 11);
       return;
     }
@@ -430,13 +436,30 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
+  // The body limit of a request target (HttpServerOptions::body_limits).
+  size_t BodyLimitFor(beast::string_view target) const {
+    size_t limit = state_->options.max_body_bytes;
+    size_t matched = 0;
+    for (const auto& l : state_->options.body_limits) {
+      if (target.substr(0, l.path_prefix.size()) == l.path_prefix &&
+          l.path_prefix.size() >= matched) {
+        matched = l.path_prefix.size();
+        limit = l.max_bytes;
+      }
+    }
+    return limit;
+  }
+
   void HandleReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
+      // A Content-Length over every limit is caught while the header is parsed, before
+      // OnHeader could apply the path's own.
+      if (parser_) body_limit_ = BodyLimitFor(parser_->get().target());
       keep_alive_ = false;
       linger_ = true;
       Write(PlainError(413, "request_too_large",
                        "the request body exceeds the limit of " +
-                           std::to_string(state_->options.max_body_bytes) + " bytes"),
+                           std::to_string(body_limit_) + " bytes"),
             false, 11);
       return;
     }
@@ -738,6 +761,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t body_limit_ = 0;  // of the request being read (HttpServerOptions::body_limits)
   std::shared_ptr<ServerState> state_;
   bool keep_alive_ = true;
   bool linger_ = false;  // the request's body was refused unread: LingeringClose

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "annals/status.h"
 #include "http/http_types.h"
@@ -22,6 +23,14 @@ struct HttpServerOptions {
   uint16_t port = 8080;              // 0 picks a free port; see HttpServer::port()
   int threads = 2;                   // worker threads running the event loop
   size_t max_body_bytes = 16 << 20;  // larger bodies get 413 before they are read
+  // Paths that take larger (or smaller) bodies: a request whose target starts with
+  // `path_prefix` may carry up to `max_bytes` instead of max_body_bytes (the longest
+  // matching prefix wins).
+  struct BodyLimit {
+    std::string path_prefix;
+    size_t max_bytes = 0;
+  };
+  std::vector<BodyLimit> body_limits;
   size_t max_header_bytes = 16 << 10;
   // To read a request's headers once its first byte arrived, and again its body; also
   // bounds the TLS handshake.

@@ -220,6 +220,9 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "PUT", "/v1/retention", kScopeAdmin, true, &Api::PutRetention);
   add(&routes_, "POST", "/v1/retention/purge", kScopeAdmin, true, &Api::PurgeNow);
   add(&routes_, "PUT", "/v1/items/{type}/{id}/hold", kScopeAdmin, true, &Api::SetItemHold);
+  add(&routes_, "POST", "/v1/sources/dynamodb/{name}", kScopeEventsWrite, true,
+      &Api::PostDynamoDbBatch);
+  add(&routes_, "POST", "/v1/sources/sqs/{name}", kScopeEventsWrite, true, &Api::PostSqsBatch);
 }
 
 Api::~Api() = default;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ class TailHub;
 class SourceRegistry;
 class Retention;
 struct DecodedBatch;
+class PushSource;
+class PushSources;
+struct LambdaBatch;
 
 struct ApiOptions {
   EventLimits event_limits;
@@ -52,6 +56,8 @@ struct ApiDeps {
   TailHub* tail = nullptr;
   const SourceRegistry* sources = nullptr;  // may be null: no sources configured
   Retention* retention = nullptr;
+  // Sources that AWS Lambda posts to (POST /v1/sources/dynamodb|sqs/{name}); null: none.
+  const PushSources* push_sources = nullptr;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -116,6 +122,15 @@ class Api {
   void Backup(Call& c);
   // change-capture sources
   void ListSources(Call& c);
+  // change capture pushed by AWS Lambda (api_lambda.cc)
+  void PostDynamoDbBatch(Call& c);
+  void PostSqsBatch(Call& c);
+  void StoreLambdaBatch(Call& c, const std::string& kind, const std::string& name,
+                        LambdaBatch batch, PushSource* status);
+  // The organization rules of POST /v1/events for one record (Records[index]); `checked`
+  // remembers the answer per organization within a batch.
+  Status CheckRecordOrganization(const Call& c, size_t index, EventDraft* draft,
+                                 std::map<std::string, Status>* checked);
 
   // Records a meta-audit event, then answers `response` (or the audit error).
   void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);

@@ -26,6 +26,7 @@
 #include "retention/retention.h"
 #include "sources/postgres_cdc/postgres_source.h"
 #include "sources/source.h"
+#include "sources/push_source.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals {
@@ -222,6 +223,9 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
       app->store_.get(), &app->clock_,
       RetentionOptions{config.retention.deleted_items_keep_for_us});
   deps.retention = app->retention_.get();
+  app->push_sources_ = std::make_unique<PushSources>(config.sources);
+  for (const auto& source : app->push_sources_->All()) app->sources_->Add(source);
+  deps.push_sources = app->push_sources_.get();
   app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 
   HttpServerOptions http;
@@ -230,6 +234,9 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                      ? config.server.threads
                      : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   http.max_body_bytes = config.request_limits.max_request_bytes;
+  // Lambda batches (up to 6 MB) whatever the limit of /v1/events.
+  http.body_limits.push_back(
+      {"/v1/sources/", std::max(config.request_limits.max_request_bytes, kLambdaBatchMaxBytes)});
   http.read_timeout = config.server.read_timeout;
   http.idle_timeout = config.server.idle_timeout;
   http.max_connections = config.server.max_connections;
@@ -335,6 +342,7 @@ void App::Shutdown() {
   ops_http_.reset();
   ingestor_.reset();
   api_.reset();
+  push_sources_.reset();
   tail_.reset();
   audit_.reset();
   rate_limiter_.reset();

@@ -33,6 +33,7 @@ class SourceRegistry;
 class PostgresSource;
 class Retention;
 class PurgeJob;
+class PushSources;
 
 class App {
  public:
@@ -71,6 +72,7 @@ class App {
   std::vector<std::shared_ptr<PostgresSource>> postgres_sources_;
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<PurgeJob> purge_job_;
+  std::unique_ptr<PushSources> push_sources_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -202,6 +203,48 @@ TEST(HeaderLimitTest, OversizedHeadersGet431AndTheServerCarriesOn) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "small");
+}
+
+TEST(BodyLimitTest, PathPrefixesCarryTheirOwnBodyLimit) {
+  HttpServerOptions options = TestOptions();
+  options.max_body_bytes = 1000;
+  options.body_limits.push_back({"/big/", 5000});
+  auto server = StartServer(options, [](HttpRequest&& req, Responder respond) {
+    HttpResponse r;
+    r.content_type = "text/plain";
+    r.body = std::to_string(req.body.size());
+    respond(std::move(r));
+  });
+  ASSERT_TRUE(server);
+  auto post = [&](const std::string& path, size_t size, bool chunked) {
+    std::string request = "POST " + path + " HTTP/1.1\r\nHost: annals\r\nConnection: close\r\n";
+    if (chunked) {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "%zx", size);
+      request += "Transfer-Encoding: chunked\r\n\r\n" + std::string(hex) + "\r\n" +
+                 std::string(size, 'x') + "\r\n0\r\n\r\n";
+    } else {
+      request += "Content-Length: " + std::to_string(size) + "\r\n\r\n" + std::string(size, 'x');
+    }
+    return Exchange(server->port(), request);
+  };
+  for (bool chunked : {false, true}) {
+    std::optional<Response> r = post("/small", 2000, chunked);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413) << chunked;
+    EXPECT_NE(r->body.find("1000"), std::string::npos) << r->body;
+    r = post("/big/x?a=1", 2000, chunked);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << chunked;
+    EXPECT_EQ(r->body, "2000");
+    r = post("/big/x", 6000, chunked);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413) << chunked;
+    EXPECT_NE(r->body.find("5000"), std::string::npos) << r->body;
+    r = post("/small", 900, chunked);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << chunked;
+  }
 }
 
 }  // namespace

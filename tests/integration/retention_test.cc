@@ -234,5 +234,42 @@ TEST_F(RetentionTest, MaxEventAgeAndTenantIsolation) {
   EXPECT_EQ(Call("PUT", "/v1/retention", R"({"legal_hold":true})", reader).status, 403);
 }
 
+
+TEST_F(RetentionTest, CommandLine) {
+  PostChange("c/1", "create", "2025-01-01T00:00:00Z");
+  PostChange("c/1", "delete", "2025-01-02T00:00:00Z");
+  const std::map<std::string, std::string> env = {{"ANNALS_SERVER", server_.url()},
+                                                  {"ANNALS_KEY", kAdminKey}};
+  auto r = RunCommand({ANNALS_BINARY, "retention", "--org", "org_r"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("180d"), std::string::npos) << r.out;
+  r = RunCommand({ANNALS_BINARY, "retention", "set", "--org", "org_r", "--deleted-items-keep-for",
+                  "30d", "--max-event-age", "none", "--json"},
+                 env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).at("deleted_items_keep_for").as_string(), "30d");
+  r = RunCommand({ANNALS_BINARY, "retention", "set", "--org", "org_r"}, env);
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCommand({ANNALS_BINARY, "retention", "set", "--org", "org_r", "--deleted-items-keep-for",
+                  "soon"},
+                 env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("deleted_items_keep_for"), std::string::npos) << r.err;
+  r = RunCommand({ANNALS_BINARY, "hold", "doc", "c/1", "--org", "org_r", "--reason", "audit"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("legal hold on"), std::string::npos) << r.out;
+  r = RunCommand({ANNALS_BINARY, "retention", "purge", "--org", "org_r"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("purged 0 items"), std::string::npos) << r.out;
+  r = RunCommand({ANNALS_BINARY, "hold", "doc", "c/1", "--org", "org_r", "--lift"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = RunCommand({ANNALS_BINARY, "retention", "purge", "--org", "org_r"}, env);
+  // Its two changes and the two hold events, which name the item and so are in its history.
+  EXPECT_NE(r.out.find("purged 1 items and 4 events"), std::string::npos) << r.out;
+  r = RunCommand({ANNALS_BINARY, "history", "doc", "c/1", "--org", "org_r"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("purged"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace annals::testing
