@@ -3,6 +3,7 @@
 // schema changes, actors, masks, truncates, refusals with clear errors, lost slots, cut
 // connections and database restarts. Tests wait for outcomes; they never assert durations.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -721,6 +722,30 @@ TEST_F(PostgresCdcTest, DatabaseRestartIsAnErrorThenStreamingAgain) {
   ASSERT_TRUE(WaitForEvents(2, source.get()));
   EXPECT_EQ(annals_->Events("").size(), 2u);
   EXPECT_EQ(source->Status().last_error, "");
+}
+
+TEST_F(PostgresCdcTest, SilentServerIsNoticedAndTheStreamReopened) {
+  CreateItems();
+  PostgresSourceOptions options = FastOptions();
+  options.silence_timeout = milliseconds(1000);
+  auto source = StartSource(Config(), options);
+  ASSERT_TRUE(WaitForState(source.get(), "streaming"));
+  db_->Query("INSERT INTO items (id, org) VALUES (1, 'org_a')");
+  ASSERT_TRUE(WaitForEvents(1, source.get()));
+  // The walsender stops answering without closing its connection (as behind a network
+  // partition).
+  const std::string pid = SlotValue("active_pid");
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(::kill(std::stoi(pid), SIGSTOP), 0);
+  const bool noticed = WaitFor(
+      [&] { return source->Status().last_error.find("sent nothing") != std::string::npos; },
+      "the silence to be noticed", source.get());
+  ::kill(std::stoi(pid), SIGCONT);
+  ASSERT_TRUE(noticed);
+  ASSERT_TRUE(WaitForState(source.get(), "streaming"));
+  db_->Query("INSERT INTO items (id, org) VALUES (2, 'org_a')");
+  ASSERT_TRUE(WaitForEvents(2, source.get()));
+  EXPECT_EQ(annals_->Events("").size(), 2u);
 }
 
 TEST_F(PostgresCdcTest, IdleSourceConfirmsTheServerPosition) {

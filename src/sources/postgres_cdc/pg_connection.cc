@@ -47,9 +47,11 @@ Result<PgConn> Connect(const std::string& dsn, bool replication, int wake_fd,
   std::vector<std::string> keys, values;
   std::string options;
   bool has_application_name = false;
+  bool has_keepalives = false;
   for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     const std::string key = o->keyword;
+    if (key.rfind("keepalives", 0) == 0) has_keepalives = true;
     if (key == "replication" || key == "client_encoding") continue;
     if (key == "options") {
       options = o->val;
@@ -63,6 +65,16 @@ Result<PgConn> Connect(const std::string& dsn, bool replication, int wake_fd,
   if (!has_application_name) {
     keys.push_back("application_name");
     values.push_back("annals");
+  }
+  if (!has_keepalives) {
+    // Notice a silently dead peer (a network partition, a host gone) within about a minute
+    // instead of the kernel's default of hours.
+    for (const auto& [k, v] : {std::pair<const char*, const char*>{"keepalives_idle", "30"},
+                               {"keepalives_interval", "10"},
+                               {"keepalives_count", "3"}}) {
+      keys.push_back(k);
+      values.push_back(v);
+    }
   }
   keys.push_back("client_encoding");
   values.push_back("UTF8");

@@ -30,7 +30,8 @@ inline constexpr char kSessionOptions[] =
     "-c bytea_output=hex";
 
 // Opens a connection for `dsn` (a libpq key=value string or URI) with the settings
-// above, client_encoding UTF8, application_name "annals" unless the DSN names one, and
+// above, client_encoding UTF8, application_name "annals" unless the DSN names one, TCP
+// keepalives (30 s idle, 10 s interval, 3 probes) unless the DSN sets keepalives_*, and
 // replication=database when `replication`. Gives up after `timeout`, or as soon as
 // `wake_fd` (if >= 0) becomes readable (kUnavailable "stopping").
 // kUnavailable "source_unreachable" with libpq's message otherwise.

@@ -789,8 +789,27 @@ class PostgresSource::Impl {
 
   Status Stream() {
     last_feedback_ = std::chrono::steady_clock::now();
+    last_server_message_ = last_feedback_;
+    bool pinged = false;
+    std::chrono::steady_clock::time_point pinged_at;
     for (;;) {
       if (stop_.load()) return Stopping();
+      // A silent server is asked for a sign of life; one that stays silent is gone.
+      const auto now = std::chrono::steady_clock::now();
+      const auto silent = now - last_server_message_;
+      if (silent < options_.silence_timeout) {
+        pinged = false;
+      } else if (!pinged) {
+        ANNALS_RETURN_IF_ERROR(SendFeedback(true));
+        pinged = true;
+        pinged_at = now;
+      } else if (now - pinged_at >= options_.silence_timeout / 2) {
+        return Status::Unavailable(
+            "the server sent nothing for " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(silent).count()) +
+                " s, not even when asked to answer; reconnecting",
+            "source_unreachable");
+      }
       ANNALS_RETURN_IF_ERROR(ProcessAcks(false));
       ANNALS_RETURN_IF_ERROR(MaybeSendFeedback(false));
       char* buf = nullptr;
@@ -840,6 +859,7 @@ class PostgresSource::Impl {
   }
 
   Status HandleCopyData(std::string_view data) {
+    last_server_message_ = std::chrono::steady_clock::now();
     Result<pgoutput::CopyData> copy = pgoutput::DecodeCopyData(data);
     if (!copy.ok()) return copy.status();
     if (const auto* k = std::get_if<pgoutput::Keepalive>(&*copy)) {
@@ -1501,6 +1521,7 @@ class PostgresSource::Impl {
   Lsn received_ = 0;
   Lsn server_wal_end_seen_ = 0;
   std::chrono::steady_clock::time_point last_feedback_;
+  std::chrono::steady_clock::time_point last_server_message_;
 
   std::vector<EventDraft> pending_;
   std::vector<DraftKind> pending_kinds_;

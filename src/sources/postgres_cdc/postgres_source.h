@@ -62,6 +62,9 @@ struct PostgresSourceOptions {
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};
   std::chrono::milliseconds connect_timeout{10000};
+  // While streaming: after this long without any message the server is asked to answer;
+  // after half as long again the connection counts as dead and is opened again.
+  std::chrono::milliseconds silence_timeout{60000};
   // Fault injection for tests: called on the source's thread right after each submission
   // of streamed changes to the ingestor.
   std::function<void()> after_submit;
