@@ -2,12 +2,12 @@
 # Runs every annals benchmark side by side and writes a markdown report to
 # bench/results/latest.md (also printed at the end). `make bench` calls it.
 #
-#   scripts/bench.sh [--quick] [--seconds N] [--only peers,http,query,tail,micro]
+#   scripts/bench.sh [--quick] [--seconds N] [--only peers,http,query,tail,micro,cdc]
 #                    [--query-events N] [--query-data DIR] [--work-dir DIR] [--build-dir DIR]
 #
 #   --quick           5 s per measurement and a 1-million-event query dataset
 #   --seconds N       duration of each sustained measurement (default 60)
-#   --only LIST       run only these parts (default: peers,http,query,tail,micro)
+#   --only LIST       run only these parts (default: peers,http,query,tail,micro,cdc)
 #   --query-events N  events in the query dataset (default 10,000,000; 1,000,000 with --quick)
 #   --query-data DIR  where the query dataset is built and kept for reuse
 #                     (default bench/results/query-data-N)
@@ -21,17 +21,20 @@
 # over HTTP (query_bench, with the server opened on the dataset); tail = live-tail fan-out
 # (100 subscribers at 1,000 events/s, 10 at 10,000) and memory per idle connection
 # (tail_bench); micro = Google Benchmark
-# micro benchmarks. The benchmarks measure; they never fail on a missed target.
+# micro benchmarks; cdc = PostgreSQL change capture: end-to-end lag at 2,000, 5,000 and 10,000
+# changes/s, and pgbench throughput without capture, with annals and with an audit trigger
+# (cdc_bench, which starts its own PostgreSQL servers). The benchmarks measure; they never
+# fail on a missed target.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0
 seconds=60
-only="peers,http,query,tail,micro"
+only="peers,http,query,tail,micro,cdc"
 query_events=""
 query_data=""
 work_dir=/var/tmp
@@ -63,7 +66,7 @@ fi
 case "$query_events" in ''|*[!0-9]*) echo "bench.sh: --query-events takes a whole number." >&2; exit 2 ;; esac
 query_data=${query_data:-$ROOT/bench/results/query-data-$query_events}
 for part in ${only//,/ }; do
-  case "$part" in peers|http|query|tail|micro) ;; *) echo "bench.sh: unknown part '$part' in --only." >&2; exit 2 ;; esac
+  case "$part" in peers|http|query|tail|micro|cdc) ;; *) echo "bench.sh: unknown part '$part' in --only." >&2; exit 2 ;; esac
 done
 want() { [[ ",$only," == *",$1,"* ]]; }
 
@@ -85,7 +88,8 @@ case "$build_type" in
   *) log "warning: $build_dir is a '$build_type' build; numbers from it are not representative." ;;
 esac
 log "building ($build_type) in $build_dir..."
-cmake --build "$build_dir" --target annals bench_peers http_bench tail_bench query_bench micro_bench >&2
+cmake --build "$build_dir" --target annals bench_peers http_bench tail_bench query_bench micro_bench \
+  cdc_bench >&2
 if [ "$bench_option_before" != "ON" ]; then
   cmake -S . -B "$build_dir" -DANNALS_BUILD_BENCH=OFF >/dev/null
 fi
@@ -276,6 +280,18 @@ if want tail; then
   fi
   rm -rf "$server_dir"
   server_dir=""
+fi
+
+# --- cdc: PostgreSQL change capture -------------------------------------------------------------
+if want cdc; then
+  log "change capture: lag at 2,000/5,000/10,000 changes/s, then pgbench with and without capture..."
+  cdc_seconds=$(( seconds < 30 ? seconds : 30 ))
+  cmd=("$BIN/cdc_bench" --mode lag --seconds "$cdc_seconds" --dir "$work_dir")
+  commands+=("${cmd[*]}")
+  "${cmd[@]}" --markdown "$sections" >/dev/null || status=1
+  cmd=("$BIN/cdc_bench" --mode throughput --seconds "$cdc_seconds" --dir "$work_dir")
+  commands+=("${cmd[*]}")
+  "${cmd[@]}" --markdown "$sections" >/dev/null || status=1
 fi
 
 # --- micro ---------------------------------------------------------------------------------------

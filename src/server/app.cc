@@ -24,6 +24,7 @@
 #include "server/logging.h"
 #include "server/retention_job.h"
 #include "retention/retention.h"
+#include "sources/postgres_cdc/postgres_source.h"
 #include "sources/source.h"
 #include "sources/push_source.h"
 #include "storage/rocksdb/rocks_store.h"
@@ -186,6 +187,21 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   // read when /metrics is rendered.
   app->sources_ = std::make_unique<SourceRegistry>();
   AddSourceMetrics(app->metrics_.get(), app->sources_.get());
+  for (const PostgresSourceConfig& source_config : config.sources.postgres) {
+    PostgresSourceDeps d;
+    d.store = app->store_.get();
+    d.ingestor = app->ingestor_.get();
+    d.orgs = app->orgs_.get();
+    d.clock = &app->clock_;
+    d.logger = logger;
+    d.limits = config.event_limits;
+    d.auto_create_orgs = config.orgs.auto_create;
+    d.idempotency_window_us = config.sources.idempotency_window_us;
+    Result<std::shared_ptr<PostgresSource>> source = PostgresSource::Create(source_config, d);
+    if (!source.ok()) return source.status();
+    app->sources_->Add(*source);
+    app->postgres_sources_.push_back(std::move(source).value());
+  }
 
   ApiOptions api_options;
   api_options.event_limits = config.event_limits;
@@ -259,6 +275,10 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                  std::to_string(app->ops_http_->port()));
   }
 
+  // Change-capture sources connect once serving has begun, each on its own thread, so a
+  // database that is down never delays annals.
+  for (const auto& source : app->postgres_sources_) source->Start();
+
   App* raw = app.get();
   app->maintenance_ = std::thread([raw] { raw->MaintenanceLoop(); });
   {
@@ -312,6 +332,7 @@ void App::Shutdown() {
     maintenance_cv_.notify_all();
     maintenance_.join();
   }
+  for (const auto& source : postgres_sources_) source->Stop();
   if (ingestor_) ingestor_->Stop();
   if (ingestor_) {
     IngestStats s = ingestor_->Stats();

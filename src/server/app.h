@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "annals/clock.h"
 #include "annals/status.h"
@@ -29,6 +30,7 @@ class MetaAudit;
 class Metrics;
 class TailHub;
 class SourceRegistry;
+class PostgresSource;
 class Retention;
 class PurgeJob;
 class PushSources;
@@ -65,6 +67,9 @@ class App {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<TailHub> tail_;
   std::unique_ptr<SourceRegistry> sources_;
+  // Change-capture sources ([[sources.postgres]]); also in sources_. Stopped before the
+  // ingestor.
+  std::vector<std::shared_ptr<PostgresSource>> postgres_sources_;
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<PurgeJob> purge_job_;
   std::unique_ptr<PushSources> push_sources_;
