@@ -70,6 +70,19 @@ Status EachTable(const toml::node& n, const std::string& where,
   return Status::Ok();
 }
 
+// A target type that can begin an action (`<type>.created`): [a-z0-9_-], at most 100.
+Status CheckTargetType(const std::string& type, const std::string& where) {
+  bool ok = !type.empty() && type.size() <= 100;
+  for (char c : type) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return Bad(where, "'" + type + "' cannot begin an action (<type>.created): use 1 to 100 "
+                      "characters of a-z, 0-9, '_' and '-'");
+  }
+  return Status::Ok();
+}
+
 bool ValidSourceName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -133,6 +146,7 @@ Status ValidatePostgres(const PostgresSourceConfig& s, const std::string& where)
                    "column '" + m + "' is both excluded and masked; choose one");
       }
     }
+    ANNALS_RETURN_IF_ERROR(CheckTargetType(t.target_type, tw + ".target_type"));
     if (!s.organization_column.empty() && excluded.count(s.organization_column) != 0) {
       return Bad(tw + ".exclude_columns",
                  "the organization column '" + s.organization_column + "' cannot be excluded");
@@ -146,6 +160,9 @@ Status ValidateDynamoDb(const DynamoDbSourceConfig& s, const std::string& where)
                                     s.organization, "organization", where));
   ANNALS_RETURN_IF_ERROR(
       CheckOneOf(s.target_type, "target_type", s.type_from_key, "type_from_key", where));
+  if (!s.target_type.empty()) {
+    ANNALS_RETURN_IF_ERROR(CheckTargetType(s.target_type, where + ".target_type"));
+  }
   return Status::Ok();
 }
 
@@ -214,8 +231,12 @@ Status ParseSourcesConfig(const toml::table& sources, const std::string& file, S
                                              {"exclude_columns", StringList(&table.exclude_columns)},
                                              {"mask_columns", StringList(&table.mask_columns)}}));
           if (table.target_type.empty()) {
+            // The table name, lower-cased: it begins the events' actions.
             size_t dot = table.name.rfind('.');
             table.target_type = dot == std::string::npos ? table.name : table.name.substr(dot + 1);
+            for (char& c : table.target_type) {
+              if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            }
           }
           s.tables.push_back(std::move(table));
           return Status::Ok();

@@ -4,6 +4,21 @@
 
 namespace annals {
 
+std::string EscapeItemIdPart(std::string_view part) {
+  std::string out;
+  out.reserve(part.size());
+  for (char c : part) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == ':') {
+      out += "%3A";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 Result<EventDraft> MakeSourceDraft(const boost::json::value& event, const EventLimits& limits,
                                    const SourceDraftSpec& spec) {
   if (spec.idempotency_key.empty()) {

@@ -38,7 +38,7 @@ exclude_columns = ["search_vector"]
 mask_columns = ["token"]
 
 [[sources.postgres.tables]]
-name = "projects"
+name = "crm.Projects"
 
 [[sources.dynamodb]]
 name = "items"
@@ -74,7 +74,7 @@ TEST(ConfigSourcesTest, ParsesEverySourceKind) {
   EXPECT_EQ(pg.tables[0].target_type, "finding");
   EXPECT_EQ(pg.tables[0].exclude_columns, std::vector<std::string>{"search_vector"});
   EXPECT_EQ(pg.tables[0].mask_columns, std::vector<std::string>{"token"});
-  EXPECT_EQ(pg.tables[1].target_type, "projects");  // default: the table name
+  EXPECT_EQ(pg.tables[1].target_type, "projects");  // default: the table name, lower-cased
   ASSERT_EQ(c->sources.dynamodb.size(), 1u);
   EXPECT_EQ(c->sources.dynamodb[0].type_from_key, "pk");
   EXPECT_EQ(c->sources.dynamodb[0].id_from_keys, (std::vector<std::string>{"pk", "sk"}));
@@ -147,6 +147,10 @@ TEST(ConfigSourcesTest, RefusesBadSources) {
        "id_from_keys = \"pk\"\n",
        "must be an array of strings"},
       {"[sources]\nidempotency_window = \"10m\"\n", "at least 1h"},
+      {pg_head + "organization = \"o\"\n" + table + "target_type = \"Finding\"\n",
+       "sources.postgres[0].tables[0].target_type: 'Finding' cannot begin an action"},
+      {"[[sources.dynamodb]]\nname = \"d\"\norganization = \"o\"\ntarget_type = \"a b\"\n",
+       "sources.dynamodb[0].target_type"},
       {"[retention]\npurge_interval = \"0s\"\n", "retention.purge_interval"},
   };
   for (const Case& c : cases) {

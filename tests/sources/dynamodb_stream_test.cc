@@ -1,5 +1,6 @@
 // DynamoDB stream records (Lambda event format) -> annals events.
 #include "sources/dynamodb/dynamodb_stream.h"
+#include "sources/source_event.h"
 
 #include <gtest/gtest.h>
 
@@ -398,8 +399,8 @@ TEST(DynamoDbEnvelopeTest, NotADynamoDbStreamEvent) {
 }
 
 TEST(DynamoDbRecordTest, EscapeKeyPart) {
-  EXPECT_EQ(EscapeKeyPart("a:b%c/d e"), "a%3Ab%25c/d e");
-  EXPECT_EQ(EscapeKeyPart(""), "");
+  EXPECT_EQ(EscapeItemIdPart("a:b%c/d e"), "a%3Ab%25c/d e");
+  EXPECT_EQ(EscapeItemIdPart(""), "");
 }
 
 }  // namespace

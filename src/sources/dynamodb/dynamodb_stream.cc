@@ -351,21 +351,6 @@ Result<json::object> Actor(const DynamoDbSourceConfig& config, const json::objec
 
 }  // namespace
 
-std::string EscapeKeyPart(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '%') {
-      out += "%25";
-    } else if (c == ':') {
-      out += "%3A";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 Result<json::value> DynamoDbNumberToJson(std::string_view text) {
   Result<Decimal> d = ParseDynamoDbNumber(text);
   if (!d.ok()) return d.status();
@@ -584,7 +569,7 @@ Result<MappedRecord> MapDynamoDbRecord(const json::object& record,
     Result<std::string> text = KeyText(*key, Child(keys_path, id_keys[i]));
     if (!text.ok()) return text.status();
     if (i) id += ':';
-    id += EscapeKeyPart(*text);
+    id += EscapeItemIdPart(*text);
   }
 
   Result<json::object> actor = Actor(config, record, name == "REMOVE", image, image_path);

@@ -64,8 +64,5 @@ Result<LambdaBatch> DecodeDynamoDbEvent(std::string_view body, const DynamoDbSou
                                         const EventLimits& limits,
                                         const SourceBatchContext& context);
 
-// Escapes one key value for a target id made of several values joined with ':'
-// ("%" -> "%25", ":" -> "%3A").
-std::string EscapeKeyPart(std::string_view value);
 
 }  // namespace annals

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "domain/json.h"
+#include "sources/source_event.h"
 
 namespace annals::pgcdc {
 
@@ -303,26 +304,11 @@ boost::json::value ColumnValue(uint32_t type_oid, std::string_view text) {
   }
 }
 
-std::string EscapeIdPart(std::string_view part) {
-  std::string out;
-  out.reserve(part.size());
-  for (char c : part) {
-    if (c == '%') {
-      out += "%25";
-    } else if (c == ':') {
-      out += "%3A";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string ItemId(const std::vector<std::string_view>& key_parts) {
   std::string out;
   for (size_t i = 0; i < key_parts.size(); ++i) {
     if (i) out.push_back(':');
-    out += EscapeIdPart(key_parts[i]);
+    out += EscapeItemIdPart(key_parts[i]);
   }
   return out;
 }

@@ -35,10 +35,8 @@ boost::json::value ColumnValue(uint32_t type_oid, std::string_view text);
 // The number for a numeric text, or the text as a string when a double cannot hold it.
 boost::json::value NumberOrString(std::string_view text);
 
-// An item id from its primary-key values: each value's text with '%' written as "%25" and
-// ':' as "%3A", joined with ':'. So ("a:b", "c") is "a%3Ab:c" and never collides with
-// ("a", "b:c") = "a:b%3Ac".
-std::string EscapeIdPart(std::string_view part);
+// An item id from its primary-key values: each escaped by EscapeItemIdPart
+// (sources/source_event.h), joined with ':'.
 std::string ItemId(const std::vector<std::string_view>& key_parts);
 
 // "hmac-sha256:" + lowercase hex of HMAC-SHA256(key, text).
