@@ -8,6 +8,7 @@
 #include "retention/retention.h"
 #include "server/api_internal.h"
 #include "server/retention_job.h"
+#include "server/tail.h"
 
 namespace annals {
 
@@ -188,6 +189,7 @@ void Api::PurgeNow(Call& c) {
   }
   Result<PurgeRun> run = deps_.retention->Purge(*resolved);
   if (!run.ok()) return c.respond(ErrorResponse(run.status()));
+  if (run->counts.events > 0 && deps_.tail != nullptr) deps_.tail->ForgetRecent();
   std::string body = "{\"events_purged\":" + std::to_string(run->counts.events);
   body += ",\"items_purged\":" + std::to_string(run->counts.items);
   body += ",\"organization_id\":";

@@ -294,7 +294,9 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
           }
           return std::move(orgs).value();
         },
-        logger, PurgeJobOptions{std::chrono::microseconds(config.retention.purge_interval_us)});
+        logger,
+        PurgeJobOptions{std::chrono::microseconds(config.retention.purge_interval_us),
+                        [tail = app->tail_.get()] { tail->ForgetRecent(); }});
     app->purge_job_->Start();
   }
   return app;

@@ -78,6 +78,7 @@ void PurgeJob::RunOnce() {
     if (run->counts.items == 0 && run->counts.events == 0) continue;
     items += run->counts.items;
     events += run->counts.events;
+    if (run->counts.events > 0 && options_.after_events_purged) options_.after_events_purged();
     std::promise<Status> recorded;
     audit_->Record(PurgeAuditEntry(*run, job, "schedule"),
                    [&recorded](Status s) { recorded.set_value(std::move(s)); });

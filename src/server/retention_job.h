@@ -25,6 +25,9 @@ MetaAuditEntry PurgeAuditEntry(const PurgeRun& run, Principal actor, const std::
 
 struct PurgeJobOptions {
   std::chrono::microseconds interval{3600LL * 1000000};
+  // Called after a pass that turned events into tombstones (the live tail forgets its
+  // recent events); may be empty.
+  std::function<void()> after_events_purged;
 };
 
 class PurgeJob {

@@ -27,6 +27,12 @@ TailHub::TailHub(Store* store, TailOptions options) : store_(store), options_(op
 
 TailHub::~TailHub() { Stop(); }
 
+void TailHub::ForgetRecent() {
+  std::lock_guard lock(mu_);
+  ring_.clear();
+  ring_bytes_ = 0;
+}
+
 void TailHub::Publish(const std::vector<EventRecord>& committed) {
   if (committed.empty()) return;
   std::lock_guard lock(mu_);

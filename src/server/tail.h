@@ -68,6 +68,10 @@ class TailHub {
 
   size_t subscribers() const;
   bool Full() const { return subscribers() >= options_.max_subscribers; }
+  // Drops the ring of recent events: called after a purge, so that subscribers that resume
+  // read from the store, which never returns purged events. Live subscribers go on.
+  void ForgetRecent();
+
   // Events delivered to subscribers so far (for metrics).
   uint64_t delivered() const;
 

@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "query/sse_parser.h"
+#include "server/tail.h"
 
 namespace annals::testing {
 namespace {
@@ -249,6 +250,36 @@ TEST_F(TailTest, ASubscriberThatDoesNotReadIsDisconnectedAndOthersKeepUp) {
   auto m = server_.Client().Send("GET", "/metrics");
   EXPECT_NE(m->body.find("annals_tail_subscribers 1\n"), std::string::npos);
   ::close(fd);
+}
+
+
+TEST_F(TailTest, ResumingAfterAPurgeSkipsThePurgedEvents) {
+  Post("org_a", 0, 1);  // seq 1: its cursor is where the resume starts
+  Subscription live(server_.url(), kAdminKey, "organization_id=org_a");  // keeps the ring filled
+  WaitForSubscribers(1);
+  auto post = [&](const std::string& body) {
+    auto r = server_.Client().Send("POST", "/v1/events", body, "application/json");
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 201) << r->body;
+  };
+  // An item deleted long ago (backdated), so retention purges it at once; and one that stays.
+  post(EventJson("org_a", "doc.created", "2024-01-01T00:00:00Z", "gone",
+                 {{"doc", "old"}}, "\"changes\":{\"op\":\"create\",\"after\":{\"a\":1}}"));
+  post(EventJson("org_a", "doc.deleted", "2024-01-02T00:00:00Z", "gone",
+                 {{"doc", "old"}}, "\"changes\":{\"op\":\"delete\",\"before\":{\"a\":1}}"));
+  post(EventJson("org_a", "doc.updated", "2026-03-01T00:00:00Z", "kept", {{"doc", "new"}}));
+  ASSERT_EQ(live.WaitFor(3).size(), 3u);  // the three events in the ring
+  auto r = server_.Client().Send("POST", "/v1/retention/purge?organization_id=org_a");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("events_purged").as_int64(), 2);
+
+  // A subscriber that resumes after seq 1 gets only what was not purged.
+  Subscription resumed(server_.url(), kAdminKey, "organization_id=org_a", EncodeTailCursor(1));
+  std::vector<SseEvent> rest = resumed.WaitFor(2);  // the kept event and the purge record
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(Actors(rest)[0], "kept");
+  EXPECT_EQ(json::parse(rest[1].data).at("action").as_string(), "annals.retention.purged");
 }
 
 }  // namespace
