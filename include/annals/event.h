@@ -70,8 +70,11 @@ struct EventRecord {
   TimestampUs received_at = 0;
   std::string json;         // canonical JSON (JCS) of the whole event.
   // Non-zero for a purged event's tombstone: then only id, seq, position, received_at,
-  // fields.organization_id and fields.occurred_at are set, and json is empty.
+  // fields.organization_id, fields.occurred_at and commitment are set, and json is empty.
   TimestampUs purged_at = 0;
+  // Tombstones only: SHA-256 (raw 32 bytes) of the purged event's canonical JSON, so that
+  // proofs over the organization's log stay verifiable after the purge.
+  std::string commitment;
 };
 
 // Renders the canonical JSON of an event from its draft members and server fields.

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <utility>
 
+#include "common/sha256.h"
 #include "domain/canonical_json.h"
 #include "domain/event_decoder.h"
 #include "query/event_query.h"
@@ -195,6 +196,7 @@ void Api::GetEvent(Call& c) {
     std::string extra = "\"id\":";
     AppendJsonString((*ev)->id, &extra);
     extra += ",\"seq\":" + std::to_string((*ev)->seq);
+    extra += ",\"commitment\":\"" + HexEncode((*ev)->commitment) + "\"";
     return c.respond(PurgedResponse("event_purged", "event '" + id + "' was purged by retention",
                                     (*ev)->purged_at, extra));
   }

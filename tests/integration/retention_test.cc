@@ -124,6 +124,7 @@ TEST_F(RetentionTest, DeletedItemsArePurgedAfterTheWindow) {
   EXPECT_EQ(err.at("code").as_string(), "event_purged");
   EXPECT_EQ(err.at("seq").as_int64(), 1);
   EXPECT_EQ(err.at("id").as_string(), created);
+  EXPECT_EQ(err.at("commitment").as_string().size(), 64u);  // hex SHA-256 of the purged JSON
   EXPECT_EQ(Call("GET", "/v1/events/" + deleted).status, 410);
   EXPECT_EQ(Call("GET", Item("never") + "?organization_id=org_r").status, 404);
   EXPECT_EQ(Call("GET", Item("recent") + "?organization_id=org_r").status, 200);

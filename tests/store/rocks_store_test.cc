@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/sha256.h"
+
 namespace annals {
 namespace {
 
@@ -1359,6 +1361,7 @@ TEST_F(RocksStoreTest, PurgeRemovesDeletedItemsAndLeavesTombstones) {
   EXPECT_EQ(tomb->purged_at, kT0 + 5);
   EXPECT_EQ(tomb->seq, 2u);
   EXPECT_TRUE(tomb->json.empty());
+  EXPECT_EQ(tomb->commitment, Sha256(writer_->all()[1].json));  // of the purged JSON
   auto by_id = store_->GetEvent(tomb->id).value();
   ASSERT_TRUE(by_id.has_value());
   EXPECT_EQ(by_id->purged_at, kT0 + 5);

@@ -26,6 +26,7 @@
 #include <tuple>
 #include <utility>
 
+#include "common/sha256.h"
 #include "domain/event_filter.h"
 #include "storage/key_encoding.h"
 
@@ -241,7 +242,7 @@ EventRecord ToEventRecord(const EventView& v, uint64_t position) {
 
 // A purged event's value (docs/storage.md "Tombstones"):
 //   u8 format (2) | varint seq | zigzag occurred_at | zigzag received_at | zigzag purged_at |
-//   bytes id | bytes organization_id
+//   bytes id | bytes organization_id | bytes commitment (SHA-256 of the canonical JSON)
 void EncodeTombstone(const EventView& v, TimestampUs purged_at, std::string* dst) {
   dst->push_back(kTombstoneValueFormat);
   PutVarint(dst, v.seq);
@@ -250,6 +251,7 @@ void EncodeTombstone(const EventView& v, TimestampUs purged_at, std::string* dst
   PutSigned(dst, purged_at);
   PutBytes(dst, v.id);
   PutBytes(dst, v.organization_id);
+  PutBytes(dst, Sha256(v.json));
 }
 
 bool IsTombstone(std::string_view value) {
@@ -259,14 +261,15 @@ bool IsTombstone(std::string_view value) {
 bool DecodeTombstone(std::string_view in, uint64_t position, EventRecord* e) {
   if (!IsTombstone(in)) return false;
   in.remove_prefix(1);
-  std::string_view id, org;
+  std::string_view id, org, commitment;
   if (!GetVarint(&in, &e->seq) || !GetSigned(&in, &e->fields.occurred_at) ||
       !GetSigned(&in, &e->received_at) || !GetSigned(&in, &e->purged_at) || !GetBytes(&in, &id) ||
-      !GetBytes(&in, &org) || !in.empty()) {
+      !GetBytes(&in, &org) || !GetBytes(&in, &commitment) || !in.empty()) {
     return false;
   }
   e->id.assign(id);
   e->fields.organization_id.assign(org);
+  e->commitment.assign(commitment);
   e->position = position;
   return true;
 }
