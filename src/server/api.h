@@ -33,6 +33,7 @@ struct DecodedBatch;
 class PushSource;
 class PushSources;
 struct LambdaBatch;
+struct SourceBatchContext;
 
 struct ApiOptions {
   EventLimits event_limits;
@@ -125,6 +126,8 @@ class Api {
   // change capture pushed by AWS Lambda (api_lambda.cc)
   void PostDynamoDbBatch(Call& c);
   void PostSqsBatch(Call& c);
+  // What both Lambda routes check and take from the call before decoding its batch.
+  Result<SourceBatchContext> LambdaBatchContext(const Call& c) const;
   void StoreLambdaBatch(Call& c, const std::string& kind, const std::string& name,
                         LambdaBatch batch, PushSource* status);
   // The organization rules of POST /v1/events for one record (Records[index]); `checked`
@@ -145,6 +148,9 @@ class Api {
   // 410 "item_purged" for an item whose history was purged, 404 "item_not_found" otherwise.
   HttpResponse MissingItem(const std::string& organization_id, const std::string& type,
                            const std::string& id);
+  // The item's record, or nullopt after answering the call (store error, 404 or 410).
+  std::optional<ItemRecord> FindItem(Call& c, const std::string& organization_id,
+                                     const std::string& type, const std::string& id);
 
   const ApiOptions options_;
   const ApiDeps deps_;

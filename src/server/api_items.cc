@@ -129,10 +129,9 @@ void Api::GetItem(Call& c) {
   }
   Result<std::string> resolved = ResolveOrganization(c.who, org, true);
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
-  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
-  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
-  Result<std::string> body = ItemJson(**item);
+  std::optional<ItemRecord> item = FindItem(c, *resolved, type, id);
+  if (!item) return;
+  Result<std::string> body = ItemJson(*item);
   if (!body.ok()) return c.respond(ErrorResponse(body.status()));
   c.respond(JsonResponse(200, std::move(*body)));
 }
@@ -154,9 +153,8 @@ void Api::ItemHistory(Call& c) {
   if (!list.ok()) return c.respond(ErrorResponse(list.status()));
   Result<std::string> resolved = ResolveOrganization(c.who, list->filter.organization_id, true);
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
-  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
-  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
+  std::optional<ItemRecord> item = FindItem(c, *resolved, type, id);
+  if (!item) return;
 
   list->filter.target_types = {type};
   list->filter.target_ids = {id};
@@ -167,7 +165,7 @@ void Api::ItemHistory(Call& c) {
   // The state before the page: what the latest earlier change that set one left behind.
   boost::json::value state = boost::json::object();
   bool state_known = false;  // else the first change's own `before` stands for it
-  if (!page->data.empty() && page->data.front().seq != (*item)->first_seq) {
+  if (!page->data.empty() && page->data.front().seq != item->first_seq) {
     ScanRequest back;
     back.filter = list->filter;
     back.descending = true;
@@ -286,9 +284,8 @@ void Api::ItemState(Call& c) {
   }
   Result<std::string> resolved = ResolveOrganization(c.who, org, true);
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
-  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
-  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
+  std::optional<ItemRecord> item = FindItem(c, *resolved, type, id);
+  if (!item) return;
   EventFilter f;
   f.organization_id = *resolved;
   f.target_types = {type};
@@ -298,7 +295,7 @@ void Api::ItemState(Call& c) {
   if (!s->existed) {
     return c.respond(ErrorResponse(Status::NotFound(
         "the item " + type + "/" + id + " did not exist yet at " + FormatRfc3339Micros(at) +
-            " (its first event is at " + FormatRfc3339Micros((*item)->first_seen) + ")",
+            " (its first event is at " + FormatRfc3339Micros(item->first_seen) + ")",
         "item_not_found")));
   }
   if (!s->has_state) {
@@ -340,9 +337,8 @@ void Api::ItemDiff(Call& c) {
   }
   Result<std::string> resolved = ResolveOrganization(c.who, org, true);
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
-  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
-  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
+  std::optional<ItemRecord> item = FindItem(c, *resolved, type, id);
+  if (!item) return;
   EventFilter f;
   f.organization_id = *resolved;
   f.target_types = {type};

@@ -225,6 +225,21 @@ Status Api::CheckRecordOrganization(const Call& c, size_t index, EventDraft* dra
                 std::move(details));
 }
 
+Result<SourceBatchContext> Api::LambdaBatchContext(const Call& c) const {
+  if (shutting_down_.load()) {
+    return Status::Unavailable("annals is shutting down", "shutting_down", 5);
+  }
+  if (!IsJsonMediaType(c.req)) {
+    return Status(Code::kUnsupportedMedia, "unsupported_media_type",
+                  "Content-Type must be application/json");
+  }
+  SourceBatchContext context;
+  context.idempotency_ttl_us = deps_.push_sources->idempotency_ttl_us();
+  context.now = deps_.clock->NowMicros();
+  context.implied_organization_id = c.who.organization_id;
+  return context;
+}
+
 void Api::PostDynamoDbBatch(Call& c) {
   const std::string& name = c.params[0];
   const DynamoDbPushSource* source =
@@ -234,20 +249,10 @@ void Api::PostDynamoDbBatch(Call& c) {
         Status::NotFound("no DynamoDB source named '" + name + "' is configured ([[sources.dynamodb]])",
                          "unknown_source")));
   }
-  if (shutting_down_.load()) {
-    return c.respond(
-        ErrorResponse(Status::Unavailable("annals is shutting down", "shutting_down", 5)));
-  }
-  if (!IsJsonMediaType(c.req)) {
-    return c.respond(ErrorResponse(Status(Code::kUnsupportedMedia, "unsupported_media_type",
-                                          "Content-Type must be application/json")));
-  }
-  SourceBatchContext context;
-  context.idempotency_ttl_us = deps_.push_sources->idempotency_ttl_us();
-  context.now = deps_.clock->NowMicros();
-  context.implied_organization_id = c.who.organization_id;
+  Result<SourceBatchContext> context = LambdaBatchContext(c);
+  if (!context.ok()) return c.respond(ErrorResponse(context.status()));
   Result<LambdaBatch> batch =
-      DecodeDynamoDbEvent(c.req.body, source->config, options_.event_limits, context);
+      DecodeDynamoDbEvent(c.req.body, source->config, options_.event_limits, *context);
   if (!batch.ok()) return c.respond(ErrorResponse(batch.status()));
   StoreLambdaBatch(c, "dynamodb", name, std::move(batch).value(), source->status.get());
 }
@@ -260,20 +265,10 @@ void Api::PostSqsBatch(Call& c) {
     return c.respond(ErrorResponse(Status::NotFound(
         "no SQS source named '" + name + "' is configured ([[sources.sqs]])", "unknown_source")));
   }
-  if (shutting_down_.load()) {
-    return c.respond(
-        ErrorResponse(Status::Unavailable("annals is shutting down", "shutting_down", 5)));
-  }
-  if (!IsJsonMediaType(c.req)) {
-    return c.respond(ErrorResponse(Status(Code::kUnsupportedMedia, "unsupported_media_type",
-                                          "Content-Type must be application/json")));
-  }
-  SourceBatchContext context;
-  context.idempotency_ttl_us = deps_.push_sources->idempotency_ttl_us();
-  context.now = deps_.clock->NowMicros();
-  context.implied_organization_id = c.who.organization_id;
+  Result<SourceBatchContext> context = LambdaBatchContext(c);
+  if (!context.ok()) return c.respond(ErrorResponse(context.status()));
   Result<LambdaBatch> batch = DecodeSqsEvent(c.req.body, source->config, options_.event_limits,
-                                             context);
+                                             *context);
   if (!batch.ok()) return c.respond(ErrorResponse(batch.status()));
   StoreLambdaBatch(c, "sqs", name, std::move(batch).value(), source->status.get());
 }

@@ -106,6 +106,17 @@ HttpResponse Api::MissingItem(const std::string& organization_id, const std::str
       Status::NotFound("no item " + type + "/" + id + " in this organization", "item_not_found"));
 }
 
+std::optional<ItemRecord> Api::FindItem(Call& c, const std::string& organization_id,
+                                        const std::string& type, const std::string& id) {
+  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(organization_id, type, id);
+  if (!item.ok()) {
+    c.respond(ErrorResponse(item.status()));
+    return std::nullopt;
+  }
+  if (!item->has_value()) c.respond(MissingItem(organization_id, type, id));
+  return std::move(*item);
+}
+
 void Api::GetRetention(Call& c) {
   if (deps_.retention == nullptr) return c.respond(ErrorResponse(NoRetention()));
   Result<std::string> org = OrganizationQuery(c.req, "retention");
@@ -221,12 +232,11 @@ void Api::SetItemHold(Call& c) {
   std::optional<std::string> reason = fields.String("reason", 500, false);
   Status bad = fields.Finish();
   if (!bad.ok()) return c.respond(ErrorResponse(bad));
-  Result<std::optional<ItemRecord>> item = deps_.store->GetItem(*resolved, type, id);
-  if (!item.ok()) return c.respond(ErrorResponse(item.status()));
-  if (!item->has_value()) return c.respond(MissingItem(*resolved, type, id));
+  std::optional<ItemRecord> item = FindItem(c, *resolved, type, id);
+  if (!item) return;
   Status set = deps_.retention->SetItemHold(*resolved, type, id, *hold, reason.value_or(""));
   if (!set.ok()) return c.respond(ErrorResponse(set));
-  Result<std::string> view = ItemJson(**item);
+  Result<std::string> view = ItemJson(*item);
   if (!view.ok()) return c.respond(ErrorResponse(view.status()));
   MetaAuditEntry e = AuditEntry(
       c, *resolved, *hold ? "annals.item.legal_hold_set" : "annals.item.legal_hold_lifted");
