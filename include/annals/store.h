@@ -158,6 +158,8 @@ class Store {
   // Small durable metadata (organizations, keys, settings), by name. Writes are synced.
   virtual Result<std::optional<std::string>> GetMeta(const std::string& name) = 0;
   virtual Status PutMeta(const std::string& name, const std::string& value) = 0;
+  // Removes the entry `name`; OK when there is none.
+  virtual Status DeleteMeta(const std::string& name) = 0;
   // Metadata entries whose names start with `prefix`, in byte order of name, starting
   // strictly after `start_after` when it is not empty, at most `limit` (0: no limit).
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListMeta(

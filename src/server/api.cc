@@ -220,6 +220,11 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "PUT", "/v1/retention", kScopeAdmin, true, &Api::PutRetention);
   add(&routes_, "POST", "/v1/retention/purge", kScopeAdmin, true, &Api::PurgeNow);
   add(&routes_, "PUT", "/v1/items/{type}/{id}/hold", kScopeAdmin, true, &Api::SetItemHold);
+  add(&routes_, "POST", "/v1/exports", kScopeEventsRead, true, &Api::CreateExport);
+  add(&routes_, "GET", "/v1/exports", kScopeEventsRead, true, &Api::ListExports);
+  add(&routes_, "GET", "/v1/exports/{id}", kScopeEventsRead, true, &Api::GetExport);
+  // Authorized by the URL's signature, so a browser or curl can fetch it without a key.
+  add(&routes_, "GET", "/v1/exports/{id}/download", 0, false, &Api::DownloadExport);
   add(&routes_, "POST", "/v1/sources/dynamodb/{name}", kScopeEventsWrite, true,
       &Api::PostDynamoDbBatch);
   add(&routes_, "POST", "/v1/sources/sqs/{name}", kScopeEventsWrite, true, &Api::PostSqsBatch);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,7 +36,14 @@ class PushSources;
 struct LambdaBatch;
 struct SourceBatchContext;
 
+namespace exports {
+class ExportManager;
+struct ExportJob;
+}  // namespace exports
+
 struct ApiOptions {
+  // How long an export's download URL stays valid.
+  int64_t export_url_ttl_us = 600LL * 1000000;
   EventLimits event_limits;
   RequestLimits request_limits;
   // Events for an organization that does not exist create it ([orgs] auto_create).
@@ -59,6 +67,10 @@ struct ApiDeps {
   Retention* retention = nullptr;
   // Sources that AWS Lambda posts to (POST /v1/sources/dynamodb|sqs/{name}); null: none.
   const PushSources* push_sources = nullptr;
+  // Background exports (/v1/exports); null: exports answer 503.
+  exports::ExportManager* exports = nullptr;
+  // The base of absolute URLs annals hands out ([server] public_url), no trailing slash.
+  std::function<std::string()> public_url;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -123,6 +135,14 @@ class Api {
   void Backup(Call& c);
   // change-capture sources
   void ListSources(Call& c);
+  // exports (api_exports.cc)
+  void CreateExport(Call& c);
+  void GetExport(Call& c);
+  void ListExports(Call& c);
+  void DownloadExport(Call& c);
+  std::string ExportJson(const exports::ExportJob& job) const;
+  // A fresh signed download URL of a ready export; sets *expires_at (Unix seconds).
+  std::string ExportUrl(const exports::ExportJob& job, int64_t* expires_at) const;
   // change capture pushed by AWS Lambda (api_lambda.cc)
   void PostDynamoDbBatch(Call& c);
   void PostSqsBatch(Call& c);

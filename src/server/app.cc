@@ -23,6 +23,7 @@
 #include "server/tail.h"
 #include "server/logging.h"
 #include "server/retention_job.h"
+#include "exports/export_jobs.h"
 #include "retention/retention.h"
 #include "sources/postgres_cdc/postgres_source.h"
 #include "sources/source.h"
@@ -226,6 +227,31 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   app->push_sources_ = std::make_unique<PushSources>(config.sources);
   for (const auto& source : app->push_sources_->All()) app->sources_->Add(source);
   deps.push_sources = app->push_sources_.get();
+  {
+    exports::ExportManagerOptions eo;
+    eo.dir = config.server.data_dir + "/exports";
+    eo.keep_for = config.exports.keep_for_us;
+    Result<std::unique_ptr<exports::ExportManager>> manager =
+        exports::ExportManager::Open(std::move(eo), app->store_.get(), &app->clock_);
+    if (!manager.ok()) return manager.status();
+    app->exports_ = std::move(manager).value();
+    deps.exports = app->exports_.get();
+  }
+  api_options.export_url_ttl_us = config.exports.url_ttl_us;
+  {
+    // The configured public URL, or this server's own address once it listens (which is
+    // only known then when the configured port is 0).
+    App* self = app.get();
+    deps.public_url = [self]() -> std::string {
+      const ServerConfig& s = self->config_.server;
+      if (s.public_url != "http://" + s.listen || self->http_ == nullptr) return s.public_url;
+      std::string host, ignored_port;
+      const size_t colon = s.listen.rfind(':');
+      host = colon == std::string::npos ? s.listen : s.listen.substr(0, colon);
+      return std::string(self->http_->tls() ? "https://" : "http://") + host + ":" +
+             std::to_string(self->http_->port());
+    };
+  }
   app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 
   HttpServerOptions http;
@@ -299,6 +325,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                         [tail = app->tail_.get()] { tail->ForgetRecent(); }});
     app->purge_job_->Start();
   }
+  app->exports_->Start();
   return app;
 }
 
@@ -326,6 +353,7 @@ void App::Shutdown() {
   if (ops_http_) ops_http_->Stop(std::chrono::milliseconds(1000));
   if (tail_) tail_->Stop();
   if (purge_job_) purge_job_->Stop();
+  if (exports_) exports_->Stop();
   if (maintenance_.joinable()) {
     {
       std::lock_guard lock(maintenance_mu_);
@@ -344,6 +372,7 @@ void App::Shutdown() {
   ops_http_.reset();
   ingestor_.reset();
   api_.reset();
+  exports_.reset();
   push_sources_.reset();
   tail_.reset();
   audit_.reset();

@@ -34,6 +34,9 @@ class PostgresSource;
 class Retention;
 class PurgeJob;
 class PushSources;
+namespace exports {
+class ExportManager;
+}  // namespace exports
 
 class App {
  public:
@@ -72,6 +75,7 @@ class App {
   std::vector<std::shared_ptr<PostgresSource>> postgres_sources_;
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<PurgeJob> purge_job_;
+  std::unique_ptr<exports::ExportManager> exports_;
   std::unique_ptr<PushSources> push_sources_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;

@@ -227,6 +227,10 @@ std::vector<Key> AllKeys() {
                           &RetentionConfig::purge_interval_us, 1000000));
   k.push_back(DurationKey("retention", "deleted_items_keep_for", &Config::retention,
                           &RetentionConfig::deleted_items_keep_for_us, 0));
+  k.push_back(DurationKey("exports", "keep_for", &Config::exports, &ExportsConfig::keep_for_us,
+                          60LL * 1000000));
+  k.push_back(DurationKey("exports", "url_ttl", &Config::exports, &ExportsConfig::url_ttl_us,
+                          1000000));
   k.push_back({"log", "level", "string", [](Config& c, const std::string& v) -> Status {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {

@@ -50,6 +50,13 @@ struct RetentionConfig {
   int64_t deleted_items_keep_for_us = 180LL * 86400 * 1000000;
 };
 
+struct ExportsConfig {
+  // How long a finished export's file (and its record) is kept.
+  int64_t keep_for_us = 24LL * 3600 * 1000000;
+  // How long a download URL handed out by GET /v1/exports/{id} stays valid.
+  int64_t url_ttl_us = 600LL * 1000000;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error
   std::string format = "json";  // json or text
@@ -67,6 +74,7 @@ struct Config {
   TailOptions tail;
   SourcesConfig sources;
   RetentionConfig retention;
+  ExportsConfig exports;
 };
 
 // Overrides given on the command line, already split into section.key = value.

@@ -284,6 +284,7 @@ class FaultyStore final : public Store {
     return real_->GetMeta(n);
   }
   Status PutMeta(const std::string& n, const std::string& v) override { return real_->PutMeta(n, v); }
+  Status DeleteMeta(const std::string& n) override { return real_->DeleteMeta(n); }
   Result<std::vector<std::string>> OrganizationsWithEvents() override {
     return real_->OrganizationsWithEvents();
   }

@@ -1443,6 +1443,16 @@ Status RocksStore::PutMeta(const std::string& name, const std::string& value) {
   return WriteBatchOrFail(&wb, options_.sync);
 }
 
+Status RocksStore::DeleteMeta(const std::string& name) {
+  std::string key(kMetaUserPrefix);
+  key += name;
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s = wb.Delete(cf(kMeta), key);
+  if (!s.ok()) return FromRocks(s, "cannot build a metadata write");
+  std::lock_guard lock(write_mu_);
+  return WriteBatchOrFail(&wb, options_.sync);
+}
+
 Result<uint64_t> RocksStore::ExpireIdempotency(TimestampUs now) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   // Rounds of at most kRound examined records; each round reads and deletes under the

@@ -85,6 +85,7 @@ class RocksStore final : public Store {
   Result<PurgeCounts> Purge(const PurgeRequest& request) override;
   Result<std::optional<std::string>> GetMeta(const std::string& name) override;
   Status PutMeta(const std::string& name, const std::string& value) override;
+  Status DeleteMeta(const std::string& name) override;
   Result<std::vector<std::string>> OrganizationsWithEvents() override;
   Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
       const std::string& prefix, const std::string& start_after, size_t limit) override;

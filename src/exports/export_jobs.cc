@@ -1,0 +1,477 @@
+#include "exports/export_jobs.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <utility>
+
+#include "common/sha256.h"
+#include "domain/canonical_json.h"
+
+namespace annals::exports {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+constexpr std::string_view kRecordPrefix = "export/";
+constexpr std::string_view kUrlKeyName = "exports/url_key";
+
+std::string RecordPrefix(const std::string& organization_id) {
+  return std::string(kRecordPrefix) + organization_id + "/";
+}
+
+Result<ExportState> ParseState(std::string_view s) {
+  if (s == "pending") return ExportState::kPending;
+  if (s == "running") return ExportState::kRunning;
+  if (s == "ready") return ExportState::kReady;
+  if (s == "error") return ExportState::kError;
+  return Status(Code::kInternal, "corrupt_export", "an export record has an unknown state");
+}
+
+json::array Strings(const std::vector<std::string>& values) {
+  json::array a;
+  for (const auto& v : values) a.emplace_back(v);
+  return a;
+}
+
+bool GetStrings(const json::object& o, std::string_view key, std::vector<std::string>* out) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return true;
+  if (!v->is_array()) return false;
+  for (const json::value& x : v->as_array()) {
+    if (!x.is_string()) return false;
+    out->emplace_back(x.as_string());
+  }
+  return true;
+}
+
+// The actor.name of a stored event, if it has one.
+std::optional<std::string> ActorName(const std::string& event_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(event_json, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const json::value* actor = v.as_object().if_contains("actor");
+  if (actor == nullptr || !actor->is_object()) return std::nullopt;
+  const json::value* name = actor->as_object().if_contains("name");
+  if (name == nullptr || !name->is_string()) return std::nullopt;
+  return std::string(name->as_string());
+}
+
+// Writes `data` fully to `fd`.
+Status WriteAll(int fd, const std::string& data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Unavailable("cannot write export file " + path + ": " +
+                                     std::strerror(errno),
+                                 "export_write_failed");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* ExportStateName(ExportState state) {
+  switch (state) {
+    case ExportState::kPending:
+      return "pending";
+    case ExportState::kRunning:
+      return "running";
+    case ExportState::kReady:
+      return "ready";
+    case ExportState::kError:
+      return "error";
+  }
+  return "error";
+}
+
+std::string EncodeExportJob(const ExportJob& job) {
+  const EventFilter& f = job.request.filter;
+  json::object filter;
+  filter["organization_id"] = f.organization_id;
+  filter["actions"] = Strings(f.actions);
+  filter["action_prefixes"] = Strings(f.action_prefixes);
+  filter["actor_ids"] = Strings(f.actor_ids);
+  filter["target_types"] = Strings(f.target_types);
+  filter["target_ids"] = Strings(f.target_ids);
+  filter["actor_names"] = Strings(job.request.actor_names);
+  if (f.from) filter["from"] = *f.from;
+  if (f.to) filter["to"] = *f.to;
+  json::object o;
+  o["id"] = job.id;
+  o["filter"] = std::move(filter);
+  o["format"] = std::string(ExportFormatName(job.request.format));
+  o["gzip"] = job.request.gzip;
+  o["state"] = ExportStateName(job.state);
+  o["rows"] = job.rows;
+  o["bytes"] = job.bytes;
+  o["snapshot_position"] = job.snapshot_position;
+  o["created_at"] = job.created_at;
+  o["updated_at"] = job.updated_at;
+  o["finished_at"] = job.finished_at;
+  o["error"] = job.error;
+  o["created_by"] = job.created_by;
+  o["label"] = job.label;
+  return Canonical(json::value(std::move(o)));
+}
+
+Result<ExportJob> DecodeExportJob(std::string_view text) {
+  const Status corrupt = Status(Code::kInternal, "corrupt_export", "a malformed export record");
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return corrupt;
+  const json::object& o = v.as_object();
+  ExportJob job;
+  try {
+    job.id = std::string(o.at("id").as_string());
+    const json::object& f = o.at("filter").as_object();
+    EventFilter& filter = job.request.filter;
+    filter.organization_id = std::string(f.at("organization_id").as_string());
+    if (!GetStrings(f, "actions", &filter.actions) ||
+        !GetStrings(f, "action_prefixes", &filter.action_prefixes) ||
+        !GetStrings(f, "actor_ids", &filter.actor_ids) ||
+        !GetStrings(f, "target_types", &filter.target_types) ||
+        !GetStrings(f, "target_ids", &filter.target_ids) ||
+        !GetStrings(f, "actor_names", &job.request.actor_names)) {
+      return corrupt;
+    }
+    if (const json::value* from = f.if_contains("from")) filter.from = from->to_number<int64_t>();
+    if (const json::value* to = f.if_contains("to")) filter.to = to->to_number<int64_t>();
+    Result<ExportFormat> format = ParseExportFormat(o.at("format").as_string());
+    if (!format.ok()) return corrupt;
+    job.request.format = *format;
+    job.request.gzip = o.at("gzip").as_bool();
+    Result<ExportState> state = ParseState(o.at("state").as_string());
+    if (!state.ok()) return state.status();
+    job.state = *state;
+    job.rows = o.at("rows").to_number<uint64_t>();
+    job.bytes = o.at("bytes").to_number<uint64_t>();
+    job.snapshot_position = o.at("snapshot_position").to_number<uint64_t>();
+    job.created_at = o.at("created_at").to_number<int64_t>();
+    job.updated_at = o.at("updated_at").to_number<int64_t>();
+    job.finished_at = o.at("finished_at").to_number<int64_t>();
+    job.error = std::string(o.at("error").as_string());
+    job.created_by = std::string(o.at("created_by").as_string());
+    job.label = std::string(o.at("label").as_string());
+  } catch (const std::exception&) {
+    return corrupt;
+  }
+  return job;
+}
+
+ExportManager::ExportManager(ExportManagerOptions options, Store* store, const Clock* clock)
+    : options_(std::move(options)), store_(store), clock_(clock) {}
+
+Result<std::unique_ptr<ExportManager>> ExportManager::Open(ExportManagerOptions options,
+                                                           Store* store, const Clock* clock) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) {
+    return Status::Internal("cannot create the export directory " + options.dir + ": " +
+                            ec.message());
+  }
+  std::unique_ptr<ExportManager> m(new ExportManager(std::move(options), store, clock));
+
+  Result<std::optional<std::string>> key = store->GetMeta(std::string(kUrlKeyName));
+  if (!key.ok()) return key.status();
+  if (key->has_value() && (*key)->size() == 32) {
+    m->url_key_ = **key;
+  } else {
+    std::string fresh(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(fresh.data()), 32) != 1) {
+      return Status::Internal("cannot create the export URL key: no randomness");
+    }
+    ANNALS_RETURN_IF_ERROR(store->PutMeta(std::string(kUrlKeyName), fresh));
+    m->url_key_ = std::move(fresh);
+  }
+
+  // Unfinished jobs run again, oldest first.
+  Result<std::vector<std::pair<std::string, std::string>>> records =
+      store->ListMeta(std::string(kRecordPrefix), "", 0);
+  if (!records.ok()) return records.status();
+  std::vector<ExportJob> unfinished;
+  for (const auto& [name, value] : *records) {
+    Result<ExportJob> job = DecodeExportJob(value);
+    if (!job.ok()) return job.status();
+    if (job->state == ExportState::kPending || job->state == ExportState::kRunning) {
+      job->state = ExportState::kPending;
+      job->rows = job->bytes = 0;
+      unfinished.push_back(std::move(job).value());
+    }
+  }
+  std::sort(unfinished.begin(), unfinished.end(),
+            [](const ExportJob& a, const ExportJob& b) { return a.id < b.id; });
+  for (ExportJob& job : unfinished) m->queue_.push_back(std::move(job));
+  return m;
+}
+
+ExportManager::~ExportManager() { Stop(); }
+
+void ExportManager::Start() {
+  std::lock_guard lock(mu_);
+  if (worker_.joinable() || stop_) return;
+  worker_ = std::thread([this] { Loop(); });
+}
+
+void ExportManager::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Status ExportManager::Save(const ExportJob& job) {
+  return store_->PutMeta(RecordPrefix(job.request.filter.organization_id) + job.id,
+                         EncodeExportJob(job));
+}
+
+Result<ExportJob> ExportManager::Create(ExportRequest request, std::string created_by,
+                                        std::string label) {
+  if (request.filter.organization_id.empty()) {
+    return Status::InvalidArgument("an export needs an organization_id");
+  }
+  Result<uint64_t> last = store_->LastPosition();
+  if (!last.ok()) return last.status();
+  ExportJob job;
+  job.request = std::move(request);
+  job.snapshot_position = *last;
+  job.created_at = job.updated_at = clock_->NowMicros();
+  job.created_by = std::move(created_by);
+  job.label = std::move(label);
+  std::lock_guard lock(mu_);
+  std::string id = ids_.NextEventId(job.created_at);
+  job.id = "exp_" + id.substr(4);
+  ANNALS_RETURN_IF_ERROR(Save(job));
+  queue_.push_back(job);
+  cv_.notify_all();
+  return job;
+}
+
+Result<ExportJob> ExportManager::Get(const std::string& organization_id, const std::string& id) {
+  const Status not_found =
+      Status::NotFound("no export with id '" + id + "' in this organization", "export_not_found");
+  if (organization_id.empty() || id.find('/') != std::string::npos) return not_found;
+  Result<std::optional<std::string>> value = store_->GetMeta(RecordPrefix(organization_id) + id);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return not_found;
+  Result<ExportJob> job = DecodeExportJob(**value);
+  if (!job.ok()) return job.status();
+  // A running job's record is written at most every progress_interval: show live counters.
+  std::lock_guard lock(mu_);
+  if (running_job_ && live_.id == job->id) return live_;
+  return job;
+}
+
+Result<std::vector<ExportJob>> ExportManager::List(const std::string& organization_id) {
+  Result<std::vector<std::pair<std::string, std::string>>> records =
+      store_->ListMeta(RecordPrefix(organization_id), "", 0);
+  if (!records.ok()) return records.status();
+  std::vector<ExportJob> out;
+  for (auto it = records->rbegin(); it != records->rend(); ++it) {
+    Result<ExportJob> job = DecodeExportJob(it->second);
+    if (!job.ok()) return job.status();
+    out.push_back(std::move(job).value());
+  }
+  std::lock_guard lock(mu_);
+  for (ExportJob& job : out) {
+    if (running_job_ && live_.id == job.id) job = live_;
+  }
+  return out;
+}
+
+std::string ExportManager::FilePath(const ExportJob& job) const {
+  return options_.dir + "/" + job.id + "." +
+         std::string(FileExtension(job.request.format, job.request.gzip));
+}
+
+std::string ExportManager::SignDownload(const std::string& organization_id,
+                                       const std::string& id, int64_t expires_at) const {
+  const std::string message = "annals-export-download\n" + organization_id + "\n" + id + "\n" +
+                              std::to_string(expires_at);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), url_key_.data(), static_cast<int>(url_key_.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_len);
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+}
+
+bool ExportManager::VerifyDownload(const std::string& organization_id, const std::string& id,
+                                   int64_t expires_at, const std::string& signature) const {
+  const std::string want = SignDownload(organization_id, id, expires_at);
+  return want.size() == signature.size() &&
+         CRYPTO_memcmp(want.data(), signature.data(), want.size()) == 0;
+}
+
+Status ExportManager::RemoveExpired() {
+  const TimestampUs now = clock_->NowMicros();
+  Result<std::vector<std::pair<std::string, std::string>>> records =
+      store_->ListMeta(std::string(kRecordPrefix), "", 0);
+  if (!records.ok()) return records.status();
+  for (const auto& [name, value] : *records) {
+    Result<ExportJob> job = DecodeExportJob(value);
+    if (!job.ok()) return job.status();
+    const bool finished = job->state == ExportState::kReady || job->state == ExportState::kError;
+    if (!finished || job->finished_at + options_.keep_for > now) continue;
+    std::error_code ec;
+    fs::remove(FilePath(*job), ec);
+    ANNALS_RETURN_IF_ERROR(store_->DeleteMeta(name));
+  }
+  return Status::Ok();
+}
+
+void ExportManager::WaitIdle() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return (queue_.empty() && !running_job_) || stop_; });
+}
+
+void ExportManager::Loop() {
+  for (;;) {
+    ExportJob job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      if (queue_.empty()) {
+        lock.unlock();
+        (void)RemoveExpired();
+        continue;
+      }
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      running_job_ = true;
+      live_ = job;
+    }
+    const bool finished = Run(&job);
+    {
+      std::lock_guard lock(mu_);
+      running_job_ = false;
+    }
+    cv_.notify_all();
+    if (!finished) return;
+  }
+}
+
+bool ExportManager::Run(ExportJob* job) {
+  const std::string final_path = FilePath(*job);
+  const std::string part_path = final_path + ".part";
+  auto publish = [&](bool force, TimestampUs* last_saved) {
+    const TimestampUs now = clock_->NowMicros();
+    job->updated_at = now;
+    {
+      std::lock_guard lock(mu_);
+      live_ = *job;
+    }
+    if (force || now - *last_saved >= options_.progress_interval) {
+      *last_saved = now;
+      return Save(*job);
+    }
+    return Status::Ok();
+  };
+  auto fail = [&](const Status& s) {
+    std::error_code ec;
+    fs::remove(part_path, ec);
+    job->state = ExportState::kError;
+    job->error = s.message();
+    job->finished_at = clock_->NowMicros();
+    TimestampUs ignored = 0;
+    (void)publish(true, &ignored);
+    return true;
+  };
+
+  TimestampUs last_saved = 0;
+  job->state = ExportState::kRunning;
+  job->rows = job->bytes = 0;
+  if (Status s = publish(true, &last_saved); !s.ok()) return fail(s);
+
+  int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(Status::Unavailable("cannot create export file " + part_path + ": " +
+                                    std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{fd};
+
+  Result<ExportEncoder> encoder = ExportEncoder::Create(job->request.format, job->request.gzip);
+  if (!encoder.ok()) return fail(encoder.status());
+  std::string out;
+  encoder->Begin(&out);
+
+  ScanRequest scan;
+  scan.filter = job->request.filter;
+  scan.descending = false;
+  scan.limit = options_.page_size;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) {
+        std::error_code ec;
+        fs::remove(part_path, ec);
+        return false;  // the record still says running: the next Open runs it again
+      }
+    }
+    Result<std::vector<EventRecord>> page = store_->Scan(scan);
+    if (!page.ok()) return fail(page.status());
+    for (const EventRecord& e : *page) {
+      if (e.position > job->snapshot_position) continue;
+      if (!job->request.actor_names.empty()) {
+        std::optional<std::string> name = ActorName(e.json);
+        if (!name || std::find(job->request.actor_names.begin(), job->request.actor_names.end(),
+                               *name) == job->request.actor_names.end()) {
+          continue;
+        }
+      }
+      if (Status s = encoder->Add(e.json, &out); !s.ok()) return fail(s);
+    }
+    if (Status s = WriteAll(fd, out, part_path); !s.ok()) return fail(s);
+    out.clear();
+    job->rows = encoder->rows();
+    job->bytes = encoder->bytes_out();
+    if (page->size() < scan.limit) break;
+    scan.start_after = ListKey{page->back().fields.occurred_at, page->back().seq};
+    if (Status s = publish(false, &last_saved); !s.ok()) return fail(s);
+  }
+  if (Status s = encoder->Finish(&out); !s.ok()) return fail(s);
+  if (Status s = WriteAll(fd, out, part_path); !s.ok()) return fail(s);
+  if (::fsync(fd) != 0) {
+    return fail(Status::Unavailable("cannot sync export file " + part_path + ": " +
+                                    std::strerror(errno)));
+  }
+  std::error_code ec;
+  fs::rename(part_path, final_path, ec);
+  if (ec) return fail(Status::Unavailable("cannot finish export file: " + ec.message()));
+  // The rename is durable once the directory is synced.
+  if (int dir = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  job->rows = encoder->rows();
+  job->bytes = encoder->bytes_out();
+  job->state = ExportState::kReady;
+  job->finished_at = clock_->NowMicros();
+  if (Status s = publish(true, &last_saved); !s.ok()) return fail(s);
+  return true;
+}
+
+}  // namespace annals::exports

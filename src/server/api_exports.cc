@@ -1,0 +1,358 @@
+// Exports: POST /v1/exports, GET /v1/exports, GET /v1/exports/{id} and the signed download
+// GET /v1/exports/{id}/download (docs/api.md "Exports").
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+#include <charconv>
+#include <mutex>
+
+#include "domain/canonical_json.h"
+#include "domain/json_fields.h"
+#include "domain/time.h"
+#include "exports/export_jobs.h"
+#include "query/event_query.h"
+#include "server/api_internal.h"
+
+namespace annals {
+
+namespace {
+
+using exports::ExportJob;
+using exports::ExportState;
+
+constexpr std::string_view kFilterNames[] = {"action", "actor_id", "target_type", "target_id"};
+
+Status NoExports() {
+  return Status::Unavailable("exports are not available on this server", "not_ready");
+}
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string QueryEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    }
+  }
+  return out;
+}
+
+void AppendStrings(const std::vector<std::string>& values, std::string* out) {
+  *out += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) *out += ',';
+    AppendJsonString(values[i], out);
+  }
+  *out += ']';
+}
+
+// The filter as the request named it (action prefixes shown as "<prefix>*").
+void AppendFilter(const exports::ExportRequest& r, std::string* out) {
+  const EventFilter& f = r.filter;
+  std::vector<std::string> actions = f.actions;
+  for (const auto& p : f.action_prefixes) actions.push_back(p + "*");
+  *out += "{\"action\":";
+  AppendStrings(actions, out);
+  *out += ",\"actor_id\":";
+  AppendStrings(f.actor_ids, out);
+  if (!r.actor_names.empty()) {
+    *out += ",\"actor_name\":";
+    AppendStrings(r.actor_names, out);
+  }
+  *out += ",\"from\":";
+  AppendJsonTimeOrNull(f.from.value_or(0), out);
+  *out += ",\"target_id\":";
+  AppendStrings(f.target_ids, out);
+  *out += ",\"target_type\":";
+  AppendStrings(f.target_types, out);
+  *out += ",\"to\":";
+  AppendJsonTimeOrNull(f.to.value_or(0), out);
+  *out += '}';
+}
+
+}  // namespace
+
+std::string Api::ExportUrl(const ExportJob& job, int64_t* expires_at) const {
+  *expires_at = deps_.clock->NowMicros() / 1000000 + options_.export_url_ttl_us / 1000000;
+  std::string url = (deps_.public_url ? deps_.public_url() : std::string()) + "/v1/exports/" +
+                    job.id + "/download?organization_id=";
+  url += QueryEncode(job.request.filter.organization_id);
+  url += "&expires=" + std::to_string(*expires_at) + "&signature=";
+  url += deps_.exports->SignDownload(job.request.filter.organization_id, job.id, *expires_at);
+  return url;
+}
+
+std::string Api::ExportJson(const ExportJob& job) const {
+  std::string body = "{\"bytes\":" + std::to_string(job.bytes);
+  body += ",\"created_at\":";
+  AppendJsonTimeOrNull(job.created_at, &body);
+  body += ",\"error\":";
+  if (job.state == ExportState::kError) {
+    AppendJsonString(job.error, &body);
+  } else {
+    body += "null";
+  }
+  body += ",\"filter\":";
+  AppendFilter(job.request, &body);
+  body += ",\"finished_at\":";
+  AppendJsonTimeOrNull(job.finished_at, &body);
+  body += ",\"format\":";
+  AppendJsonString(std::string(exports::ExportFormatName(job.request.format)), &body);
+  body += ",\"gzip\":";
+  body += job.request.gzip ? "true" : "false";
+  body += ",\"id\":";
+  AppendJsonString(job.id, &body);
+  body += ",\"object\":\"export\",\"organization_id\":";
+  AppendJsonString(job.request.filter.organization_id, &body);
+  body += ",\"rows_written\":" + std::to_string(job.rows);
+  body += ",\"state\":";
+  AppendJsonString(exports::ExportStateName(job.state), &body);
+  body += ",\"updated_at\":";
+  AppendJsonTimeOrNull(job.updated_at, &body);
+  body += ",\"url\":";
+  if (job.state == ExportState::kReady) {
+    int64_t expires_at = 0;
+    AppendJsonString(ExportUrl(job, &expires_at), &body);
+    body += ",\"url_expires_at\":";
+    AppendJsonTimeOrNull(expires_at * 1000000, &body);
+  } else {
+    body += "null,\"url_expires_at\":null";
+  }
+  body += '}';
+  return body;
+}
+
+void Api::CreateExport(Call& c) {
+  if (deps_.exports == nullptr) return c.respond(ErrorResponse(NoExports()));
+  if (!c.req.query.empty()) {
+    const std::string& name = c.req.query.front().first;
+    return c.respond(ErrorResponse(Status::InvalidArgument(
+        "unknown query parameter '" + name + "' (POST /v1/exports takes a JSON body)",
+        "invalid_request", {{"/query/" + name, "unknown query parameter '" + name + "'"}})));
+  }
+  Result<boost::json::object> body =
+      ParseRequestObject(c.req.body, {"organization_id", "action", "actor_id", "target_type",
+                                      "target_id", "from", "to", "format", "gzip"});
+  if (!body.ok()) return c.respond(ErrorResponse(body.status()));
+  FieldReader fields(*body);
+  std::string requested_org;
+  if (fields.Has("organization_id")) {
+    requested_org = fields.String("organization_id", 256, false).value_or("");
+  }
+  exports::ExportRequest request;
+  std::vector<ErrorDetail> errors;
+  for (std::string_view name : kFilterNames) {
+    const boost::json::value* v = fields.Raw(name);
+    if (v == nullptr) continue;
+    const std::string n(name);
+    if (v->is_string()) {
+      ApplyFilterParam(n, std::string(v->as_string()), "/" + n, &request.filter, &errors);
+    } else if (v->is_array() && !v->as_array().empty()) {
+      const boost::json::array& a = v->as_array();
+      for (size_t i = 0; i < a.size(); ++i) {
+        const std::string path = "/" + n + "/" + std::to_string(i);
+        if (!a[i].is_string()) {
+          errors.push_back({path, n + " values must be strings"});
+          continue;
+        }
+        ApplyFilterParam(n, std::string(a[i].as_string()), path, &request.filter, &errors);
+      }
+    } else {
+      errors.push_back({"/" + n, n + " must be a string or a non-empty array of strings"});
+    }
+  }
+  for (const char* name : {"from", "to"}) {
+    bool is_null = false;
+    std::optional<TimestampUs> t = fields.TimeOrNull(name, &is_null);
+    if (t) (std::string_view(name) == "from" ? request.filter.from : request.filter.to) = t;
+  }
+  if (request.filter.from && request.filter.to && *request.filter.from >= *request.filter.to) {
+    errors.push_back({"/to", "to must be later than from (the range is [from, to))"});
+  }
+  if (fields.Has("format")) {
+    if (std::optional<std::string> f = fields.String("format", 16, false)) {
+      Result<exports::ExportFormat> format = exports::ParseExportFormat(*f);
+      if (format.ok()) {
+        request.format = *format;
+      } else {
+        errors.push_back({"/format", format.status().message()});
+      }
+    }
+  }
+  if (fields.Has("gzip")) {
+    if (std::optional<bool> g = fields.Bool("gzip")) request.gzip = *g;
+  }
+  if (Status bad = fields.Finish(); !bad.ok() || !errors.empty()) {
+    std::vector<ErrorDetail> details = bad.details();
+    details.insert(details.end(), errors.begin(), errors.end());
+    std::string message = details.empty() ? bad.message() : details.front().message;
+    return c.respond(ErrorResponse(
+        Status::InvalidArgument(std::move(message), "invalid_request", std::move(details))));
+  }
+  Result<std::string> resolved = ResolveOrganization(c.who, requested_org, true);
+  if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
+  request.filter.organization_id = *resolved;
+
+  Result<ExportJob> job = deps_.exports->Create(std::move(request), c.who.key_id, "native");
+  if (!job.ok()) return c.respond(ErrorResponse(job.status()));
+  MetaAuditEntry e = AuditEntry(c, *resolved, "annals.export.created");
+  e.targets.push_back({"export", job->id, ""});
+  e.metadata["format"] = std::string(exports::ExportFormatName(job->request.format));
+  e.metadata["gzip"] = job->request.gzip;
+  AuditThenRespond(c, std::move(e), JsonResponse(201, ExportJson(*job)));
+}
+
+void Api::GetExport(Call& c) {
+  if (deps_.exports == nullptr) return c.respond(ErrorResponse(NoExports()));
+  std::string org;
+  for (const auto& [name, value] : c.req.query) {
+    if (name != "organization_id") {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "unknown query parameter '" + name + "' (takes organization_id)", "invalid_request",
+          {{"/query/" + name, "unknown query parameter '" + name + "'"}})));
+    }
+    org = value;
+  }
+  Result<std::string> resolved = ResolveOrganization(c.who, org, true);
+  if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
+  Result<ExportJob> job = deps_.exports->Get(*resolved, c.params[0]);
+  if (!job.ok()) return c.respond(ErrorResponse(job.status()));
+  c.respond(JsonResponse(200, ExportJson(*job)));
+}
+
+void Api::ListExports(Call& c) {
+  if (deps_.exports == nullptr) return c.respond(ErrorResponse(NoExports()));
+  Result<IdPageQuery> q = ParseIdPageQuery(c.req, {"organization_id"});
+  if (!q.ok()) return c.respond(ErrorResponse(q.status()));
+  Result<std::string> resolved = ResolveOrganization(c.who, q->extra[0].value_or(""), true);
+  if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
+  Result<std::vector<ExportJob>> all = deps_.exports->List(*resolved);
+  if (!all.ok()) return c.respond(ErrorResponse(all.status()));
+  // Newest first: `after` pages to older exports, `before` to newer ones.
+  size_t begin = 0, end = all->size();
+  if (!q->after_id.empty()) {
+    while (begin < end && (*all)[begin].id >= q->after_id) ++begin;
+  }
+  if (!q->before_id.empty()) {
+    while (end > begin && (*all)[end - 1].id <= q->before_id) --end;
+    begin = std::max(begin, end > q->limit ? end - q->limit : size_t{0});
+  }
+  end = std::min(end, begin + q->limit);
+  std::vector<std::string> items, ids;
+  for (size_t i = begin; i < end; ++i) {
+    items.push_back(ExportJson((*all)[i]));
+    ids.push_back((*all)[i].id);
+  }
+  c.respond(JsonResponse(200, IdPageJson(items, ids, begin > 0, end < all->size())));
+}
+
+// A download streams the file in chunks as the connection drains, so a slow client never
+// makes the server hold the file in memory.
+void Api::DownloadExport(Call& c) {
+  if (deps_.exports == nullptr) return c.respond(ErrorResponse(NoExports()));
+  const Status forbidden(
+      Code::kPermissionDenied, "invalid_download_link",
+      "this download link is invalid or has expired; fetch the export again for a fresh one");
+  std::string org, expires_text, signature;
+  for (const auto& [name, value] : c.req.query) {
+    if (name == "organization_id") {
+      org = value;
+    } else if (name == "expires") {
+      expires_text = value;
+    } else if (name == "signature") {
+      signature = value;
+    } else {
+      return c.respond(ErrorResponse(forbidden));
+    }
+  }
+  int64_t expires_at = 0;
+  const auto [ptr, ec] =
+      std::from_chars(expires_text.data(), expires_text.data() + expires_text.size(), expires_at);
+  if (ec != std::errc() || ptr != expires_text.data() + expires_text.size() || org.empty() ||
+      !deps_.exports->VerifyDownload(org, c.params[0], expires_at, signature) ||
+      expires_at < deps_.clock->NowMicros() / 1000000) {
+    return c.respond(ErrorResponse(forbidden));
+  }
+  Result<ExportJob> job = deps_.exports->Get(org, c.params[0]);
+  if (!job.ok()) return c.respond(ErrorResponse(job.status()));
+  if (job->state != ExportState::kReady) {
+    return c.respond(ErrorResponse(Status::Conflict(
+        "export " + job->id + " is " + exports::ExportStateName(job->state) + ", not ready",
+        "export_not_ready")));
+  }
+  const std::string path = deps_.exports->FilePath(*job);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return c.respond(ErrorResponse(
+        Status::NotFound("the file of export " + job->id + " is gone", "export_not_found")));
+  }
+  struct Download {
+    std::mutex mu;
+    int fd = -1;
+    ~Download() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  auto state = std::make_shared<Download>();
+  state->fd = fd;
+
+  HttpResponse response;
+  response.status = 200;
+  const std::string ext(exports::FileExtension(job->request.format, job->request.gzip));
+  response.content_type = job->request.gzip
+                              ? "application/gzip"
+                              : std::string(exports::ContentType(job->request.format));
+  response.headers.push_back(
+      {"Content-Disposition", "attachment; filename=\"" + job->id + "." + ext + "\""});
+  response.headers.push_back({"Cache-Control", "no-store"});
+  response.start_stream = [state](std::shared_ptr<ResponseStream> stream) {
+    std::weak_ptr<ResponseStream> weak = stream;
+    auto pump = [state, weak]() {
+      std::shared_ptr<ResponseStream> s = weak.lock();
+      if (!s) return;
+      std::lock_guard lock(state->mu);
+      if (state->fd < 0) return;
+      // Keep about 1 MiB queued; the next drain asks for more.
+      while (s->buffered_bytes() < (1u << 20)) {
+        std::string chunk(256 << 10, '\0');
+        const ssize_t n = ::read(state->fd, chunk.data(), chunk.size());
+        if (n <= 0) {
+          ::close(state->fd);
+          state->fd = -1;
+          s->Close();
+          return;
+        }
+        chunk.resize(static_cast<size_t>(n));
+        if (!s->Write(std::move(chunk))) return;
+      }
+    };
+    stream->SetCallbacks(pump, [state]() {
+      std::lock_guard lock(state->mu);
+      if (state->fd >= 0) {
+        ::close(state->fd);
+        state->fd = -1;
+      }
+    });
+    pump();
+  };
+  MetaAuditEntry e;
+  e.organization_id = org;
+  e.action = "annals.export.downloaded";
+  e.actor.key_name = "export-link";
+  e.remote_address = c.req.remote_address;
+  e.user_agent = c.req.Header("user-agent").value_or("");
+  e.targets.push_back({"export", job->id, ""});
+  e.metadata["created_by"] = job->created_by;
+  e.metadata["rows"] = job->rows;
+  AuditThenRespond(c, std::move(e), std::move(response));
+}
+
+}  // namespace annals
