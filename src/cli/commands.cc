@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "cli/output.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -58,12 +59,6 @@ int RunServe(const ServeArgs& args) {
 // ---------------------------------------------------------------- ingest
 
 namespace {
-
-std::string FormatRate(double events, double seconds) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.0f", seconds > 0 ? events / seconds : 0.0);
-  return buf;
-}
 
 struct Batch {
   std::string body;

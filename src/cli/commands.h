@@ -46,6 +46,23 @@ struct EventsArgs {
 };
 int RunEvents(const ClientArgs& client, const EventsArgs& args);
 
+// annals export (export_command.cc): creates an export, follows it with a progress bar on a
+// terminal, downloads it to `output` ("-": stdout) and prints a summary line.
+struct ExportArgs {
+  std::string org;
+  std::vector<std::string> actions;
+  std::vector<std::string> actor_ids;
+  std::vector<std::string> target_types;
+  std::vector<std::string> target_ids;
+  std::string from;
+  std::string to;
+  std::string format = "csv";
+  bool gzip = false;
+  std::string output;
+  bool quiet = false;
+};
+int RunExport(const ClientArgs& client, const ExportArgs& args);
+
 // Organizations (admin_commands.cc). `annals orgs` lists every organization; create, get
 // and update print the organization. --json prints one JSON object per line.
 struct OrgsArgs {

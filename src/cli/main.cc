@@ -84,6 +84,23 @@ int main(int argc, char** argv) {
   events_cmd->add_flag("--all", events.all, "Follow cursors through every page");
   add_client_options(events_cmd);
 
+  annals::ExportArgs exp;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "Export an organization's events to a file (CSV, NDJSON or JSON; any range)");
+  export_cmd->add_option("--org", exp.org, "Organization (required with a platform key)");
+  export_cmd->add_option("--action", exp.actions, "Action, exact or prefix.* (repeatable)");
+  export_cmd->add_option("--actor", exp.actor_ids, "Actor id (repeatable)");
+  export_cmd->add_option("--target-type", exp.target_types, "Target type (repeatable)");
+  export_cmd->add_option("--target-id", exp.target_ids, "Target id (repeatable)");
+  export_cmd->add_option("--from", exp.from, "Earliest occurred_at, RFC 3339 (inclusive)");
+  export_cmd->add_option("--to", exp.to, "Latest occurred_at, RFC 3339 (exclusive)");
+  export_cmd->add_option("--format", exp.format, "csv, ndjson or json (default csv)")
+      ->check(CLI::IsMember({"csv", "ndjson", "json"}));
+  export_cmd->add_flag("--gzip", exp.gzip, "Compress the file with gzip");
+  export_cmd->add_option("-o,--output", exp.output, "File to write (- for stdout)")->required();
+  export_cmd->add_flag("-q,--quiet", exp.quiet, "No progress and no summary line");
+  add_client_options(export_cmd);
+
   annals::OrgsArgs orgs;
   CLI::App* orgs_cmd = app.add_subcommand(
       "orgs", "List organizations (admin scope); its subcommands create, show and change one");
@@ -237,6 +254,7 @@ int main(int argc, char** argv) {
   if (serve_cmd->parsed()) return annals::RunServe(serve);
   if (ingest_cmd->parsed()) return annals::RunIngest(client, ingest);
   if (events_cmd->parsed()) return annals::RunEvents(client, events);
+  if (export_cmd->parsed()) return annals::RunExport(client, exp);
   if (orgs_create->parsed()) return annals::RunOrgsCreate(client, orgs);
   if (orgs_get->parsed()) return annals::RunOrgsGet(client, orgs);
   if (orgs_update->parsed()) return annals::RunOrgsUpdate(client, orgs);

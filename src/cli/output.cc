@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <boost/json.hpp>
 #include <iostream>
 
@@ -138,5 +139,11 @@ void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields)
 }
 
 void PrintJsonLine(const boost::json::value& v) { std::cout << Canonical(v) << "\n" << std::flush; }
+
+std::string FormatRate(double count, double seconds) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f", seconds > 0 ? count / seconds : 0.0);
+  return buf;
+}
 
 }  // namespace annals

@@ -20,6 +20,9 @@ int Fail(const std::string& sentence);
 // Prints "annals: <sentence> (see --help)" to stderr and returns 2, the usage exit code.
 int UsageError(const std::string& sentence);
 
+// `count / seconds` rounded to a whole number ("0" for no time).
+std::string FormatRate(double count, double seconds);
+
 // Sends a request with an optional JSON body and parses the JSON answer. On a transport
 // failure, a status other than `expected` or an unparsable body, prints why (Fail) and
 // returns nullopt.

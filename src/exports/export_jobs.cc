@@ -121,6 +121,7 @@ std::string EncodeExportJob(const ExportJob& job) {
   o["state"] = ExportStateName(job.state);
   o["rows"] = job.rows;
   o["bytes"] = job.bytes;
+  if (job.total_estimate) o["total_estimate"] = *job.total_estimate;
   o["snapshot_position"] = job.snapshot_position;
   o["created_at"] = job.created_at;
   o["updated_at"] = job.updated_at;
@@ -162,6 +163,9 @@ Result<ExportJob> DecodeExportJob(std::string_view text) {
     job.state = *state;
     job.rows = o.at("rows").to_number<uint64_t>();
     job.bytes = o.at("bytes").to_number<uint64_t>();
+    if (const json::value* t = o.if_contains("total_estimate")) {
+      job.total_estimate = t->to_number<uint64_t>();
+    }
     job.snapshot_position = o.at("snapshot_position").to_number<uint64_t>();
     job.created_at = o.at("created_at").to_number<int64_t>();
     job.updated_at = o.at("updated_at").to_number<int64_t>();
@@ -399,6 +403,12 @@ bool ExportManager::Run(ExportJob* job) {
   TimestampUs last_saved = 0;
   job->state = ExportState::kRunning;
   job->rows = job->bytes = 0;
+  {
+    bool exact = false;
+    Result<uint64_t> count = store_->CountEvents(job->request.filter, &exact);
+    if (!count.ok()) return fail(count.status());
+    job->total_estimate = *count;
+  }
   if (Status s = publish(true, &last_saved); !s.ok()) return fail(s);
 
   int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

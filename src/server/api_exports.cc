@@ -115,6 +115,8 @@ std::string Api::ExportJson(const ExportJob& job) const {
   body += ",\"rows_written\":" + std::to_string(job.rows);
   body += ",\"state\":";
   AppendJsonString(exports::ExportStateName(job.state), &body);
+  body += ",\"total_estimate\":";
+  body += job.total_estimate ? std::to_string(*job.total_estimate) : "null";
   body += ",\"updated_at\":";
   AppendJsonTimeOrNull(job.updated_at, &body);
   body += ",\"url\":";

@@ -6,6 +6,9 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "harness.h"
@@ -114,6 +117,7 @@ TEST_F(ExportsTest, CsvExportIsDownloadedThroughItsSignedUrl) {
   json::object done = WaitReady("org_x", id);
   ASSERT_EQ(done.at("state").as_string(), "ready") << json::serialize(done);
   EXPECT_EQ(done.at("rows_written").as_int64(), 50);
+  EXPECT_EQ(done.at("total_estimate").as_int64(), 50);
   EXPECT_EQ(done.at("format").as_string(), "csv");
   EXPECT_FALSE(done.at("gzip").as_bool());
   EXPECT_GT(done.at("bytes").as_int64(), 0);
@@ -271,6 +275,37 @@ TEST_F(ExportsTest, FinishedExportsSurviveARestart) {
   auto file = Fetch(std::string(done.at("url").as_string()));
   EXPECT_EQ(file.status, 200);
   EXPECT_EQ(Lines(file.body, "\r\n").size(), 21u);
+}
+
+TEST_F(ExportsTest, CliExportsToAFileWithASummary) {
+  Ingest("org_cli", 40);
+  const std::string out = (dir_.path() / "out.ndjson").string();
+  CommandResult r = RunCommand({ANNALS_BINARY, "export", "--server", server_.url(), "--key",
+                                kAdminKey, "--org", "org_cli", "--format", "ndjson",
+                                "--action", "doc.updated", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("exported 20 events of org_cli to " + out), std::string::npos) << r.err;
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(Lines(text, "\n").size(), 20u);
+  EXPECT_FALSE(std::filesystem::exists(out + ".part"));
+
+  // Gzip to stdout.
+  r = RunCommand({ANNALS_BINARY, "export", "--server", server_.url(), "--key", kAdminKey,
+                  "--org", "org_cli", "--gzip", "-q", "-o", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  // The header, 40 events and the trail of the first export (created, downloaded).
+  EXPECT_EQ(Lines(Gunzip(r.out), "\r\n").size(), 43u);
+
+  // Usage errors exit 2; a server-side refusal exits 1 with one sentence.
+  r = RunCommand({ANNALS_BINARY, "export", "--server", server_.url(), "--key", kAdminKey,
+                  "--org", "org_cli", "--format", "xml", "-o", out});
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCommand({ANNALS_BINARY, "export", "--server", server_.url(), "--key", kAdminKey,
+                  "--org", "org_cli", "--from", "not a time", "-o", out});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("from"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -272,6 +272,16 @@ class RocksStoreTest : public ::testing::Test {
       EXPECT_EQ(Ids(MustScan(store_.get(), r)), Ids(ReferenceScan(writer_->all(), r)))
           << (desc ? "descending" : "ascending");
     }
+    // The count is exact when the index decides the filter, an upper bound otherwise.
+    bool exact = false;
+    Result<uint64_t> count = store_->CountEvents(f, &exact);
+    ASSERT_TRUE(count.ok()) << count.status().ToString();
+    const size_t matching = ReferenceScan(writer_->all(), Request(f, false, 1u << 30)).size();
+    if (exact) {
+      EXPECT_EQ(*count, matching);
+    } else {
+      EXPECT_GE(*count, matching);
+    }
   }
 
   TempDir dir_;
