@@ -103,6 +103,9 @@ struct ScanRequest {
   bool descending = true;
   std::optional<ListKey> start_after;
   size_t limit = 100;
+  // false for bulk reads (exports): the blocks read are not kept in the block cache, so a
+  // long scan neither grows memory nor evicts what interactive queries use.
+  bool fill_cache = true;
 };
 
 class Store {

@@ -432,6 +432,7 @@ bool ExportManager::Run(ExportJob* job) {
   scan.filter = job->request.filter;
   scan.descending = false;
   scan.limit = options_.page_size;
+  scan.fill_cache = false;
   for (;;) {
     {
       std::lock_guard lock(mu_);

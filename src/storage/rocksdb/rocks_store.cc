@@ -669,9 +669,11 @@ class IndexCursor {
   IndexCursor(const IndexCursor&) = delete;
   IndexCursor& operator=(const IndexCursor&) = delete;
 
-  Status Start(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap) {
+  Status Start(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap,
+               bool fill_cache = true) {
     rocksdb::ReadOptions ro;
     ro.snapshot = snap;
+    ro.fill_cache = fill_cache;
     ro.iterate_lower_bound = &lower_slice_;
     ro.iterate_upper_bound = &upper_slice_;
     ro.prefix_same_as_start = true;
@@ -1589,7 +1591,7 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
   cursors.reserve(plan.prefixes.size());
   for (const auto& prefix : plan.prefixes) {
     auto c = std::make_unique<IndexCursor>(prefix, range, request.descending);
-    ANNALS_RETURN_IF_ERROR(c->Start(db_.get(), cf(plan.cf), snap));
+    ANNALS_RETURN_IF_ERROR(c->Start(db_.get(), cf(plan.cf), snap, request.fill_cache));
     cursors.push_back(std::move(c));
   }
   MergedCursor merged(std::move(cursors), request.descending);
@@ -1598,6 +1600,7 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
   // alone, every candidate matches and a chunk is exactly what is still missing.
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
+  ro.fill_cache = request.fill_cache;
   std::vector<std::string> keys;
   std::vector<rocksdb::Slice> key_slices;
   std::vector<uint64_t> positions;
@@ -1659,7 +1662,7 @@ Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, bool* exact)
   std::vector<std::unique_ptr<IndexCursor>> cursors;
   for (const auto& prefix : plan.prefixes) {
     auto c = std::make_unique<IndexCursor>(prefix, range, false);
-    ANNALS_RETURN_IF_ERROR(c->Start(db_.get(), cf(plan.cf), snapshot.snapshot()));
+    ANNALS_RETURN_IF_ERROR(c->Start(db_.get(), cf(plan.cf), snapshot.snapshot(), false));
     cursors.push_back(std::move(c));
   }
   // An event naming two matching items appears in two cursors: the merge counts it once.
