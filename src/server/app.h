@@ -34,6 +34,10 @@ class PostgresSource;
 class Retention;
 class PurgeJob;
 class PushSources;
+namespace workos {
+class SchemaRegistry;
+class PortalLinks;
+}  // namespace workos
 
 class App {
  public:
@@ -73,6 +77,9 @@ class App {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<PurgeJob> purge_job_;
   std::unique_ptr<PushSources> push_sources_;
+  // WorkOS-compatible API: action schemas and portal links.
+  std::unique_ptr<workos::SchemaRegistry> schemas_;
+  std::unique_ptr<workos::PortalLinks> portal_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;

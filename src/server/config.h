@@ -50,6 +50,12 @@ struct RetentionConfig {
   int64_t deleted_items_keep_for_us = 180LL * 86400 * 1000000;
 };
 
+// [portal]: links to the Audit Logs view (POST /portal/generate_link).
+struct PortalConfig {
+  // How long a portal link stays valid (1 second to 1 day).
+  int64_t link_ttl_us = 5LL * 60 * 1000000;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error
   std::string format = "json";  // json or text
@@ -67,6 +73,7 @@ struct Config {
   TailOptions tail;
   SourcesConfig sources;
   RetentionConfig retention;
+  PortalConfig portal;
 };
 
 // Overrides given on the command line, already split into section.key = value.
