@@ -284,6 +284,21 @@ Result<ExportJob> ExportManager::Get(const std::string& organization_id, const s
   return job;
 }
 
+Result<ExportJob> ExportManager::GetById(const std::string& id) {
+  Result<std::vector<std::pair<std::string, std::string>>> records =
+      store_->ListMeta(std::string(kRecordPrefix), "", 0);
+  if (!records.ok()) return records.status();
+  const std::string suffix = "/" + id;
+  for (const auto& [name, value] : *records) {
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      Result<ExportJob> job = DecodeExportJob(value);
+      if (!job.ok()) return job.status();
+      return Get(job->request.filter.organization_id, id);
+    }
+  }
+  return Status::NotFound("no export with id '" + id + "'", "export_not_found");
+}
+
 Result<std::vector<ExportJob>> ExportManager::List(const std::string& organization_id) {
   Result<std::vector<std::pair<std::string, std::string>>> records =
       store_->ListMeta(RecordPrefix(organization_id), "", 0);

@@ -97,6 +97,9 @@ class ExportManager {
   // for another organization's.
   Result<ExportJob> Get(const std::string& organization_id, const std::string& id);
 
+  // The job `id` of whichever organization; NotFound ("export_not_found") when none.
+  Result<ExportJob> GetById(const std::string& id);
+
   // Every job of the organization, newest first (finished jobs go after keep_for, so the
   // list stays short).
   Result<std::vector<ExportJob>> List(const std::string& organization_id);

@@ -408,9 +408,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
     if (auto len = parser_->content_length(); len && *len > body_limit_) {
       keep_alive_ = false;
       linger_ = true;
-      Write(PlainError(413, "request_too_large",
-                       "the request body is " + std::to_string(*len) + " bytes; the limit is " +
-                           std::to_string(body_limit_)),
+      Write(TargetError(Status(Code::kTooLarge, "request_too_large",
+                               "the request body is " + std::to_string(*len) +
+                                   " bytes; the limit is " + std::to_string(body_limit_)),
+                        h.target()),
             false, 11);
       return;
     }
@@ -436,6 +437,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
+  // The transport's answer to a request whose target is known
+  // (HttpServerOptions::error_response).
+  HttpResponse TargetError(const Status& status, beast::string_view target) const {
+    if (!state_->options.error_response) return ErrorResponse(status);
+    HttpResponse r =
+        state_->options.error_response(status, std::string_view(target.data(), target.size()));
+    r.status = HttpStatusFor(status.code());
+    return r;
+  }
+
   // The body limit of a request target (HttpServerOptions::body_limits).
   size_t BodyLimitFor(beast::string_view target) const {
     size_t limit = state_->options.max_body_bytes;
@@ -457,9 +468,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
       if (parser_) body_limit_ = BodyLimitFor(parser_->get().target());
       keep_alive_ = false;
       linger_ = true;
-      Write(PlainError(413, "request_too_large",
-                       "the request body exceeds the limit of " +
-                           std::to_string(body_limit_) + " bytes"),
+      Write(TargetError(Status(Code::kTooLarge, "request_too_large",
+                               "the request body exceeds the limit of " +
+                                   std::to_string(body_limit_) + " bytes"),
+                        parser_ ? parser_->get().target() : beast::string_view()),
             false, 11);
       return;
     }

@@ -9,8 +9,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "annals/status.h"
@@ -49,6 +51,11 @@ struct HttpServerOptions {
   // the certificate: Start fails with invalid_config.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Shapes the transport's own answers to a request whose target is known (413 for a body
+  // over its limit) by that target, e.g. so that an API served at other paths keeps its own
+  // error shape there. Null: ErrorResponse (http/error_mapping.h). The status code of the
+  // answer is the one HttpStatusFor gives the Status. Must be thread-safe.
+  std::function<HttpResponse(const Status&, std::string_view target)> error_response;
 };
 
 class HttpServer {

@@ -12,6 +12,7 @@
 #include "server/api_internal.h"
 #include "server/metrics.h"
 #include "server/openapi.h"
+#include "workos/errors.h"
 
 namespace annals {
 
@@ -45,9 +46,10 @@ bool Matches(const Api::Route& r, const std::vector<std::string>& segments,
   return true;
 }
 
-HttpResponse MethodNotAllowed(const std::string& allow) {
-  HttpResponse r = ErrorResponse(Status(Code::kInvalidArgument, "method_not_allowed",
-                                        "this path accepts only " + allow));
+HttpResponse MethodNotAllowed(const std::string& allow,
+                              HttpResponse (*error_response)(const Status&)) {
+  HttpResponse r = error_response(Status(Code::kInvalidArgument, "method_not_allowed",
+                                         "this path accepts only " + allow));
   r.status = 405;
   r.headers.emplace_back("Allow", allow);
   return r;
@@ -228,6 +230,22 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "POST", "/v1/sources/dynamodb/{name}", kScopeEventsWrite, true,
       &Api::PostDynamoDbBatch);
   add(&routes_, "POST", "/v1/sources/sqs/{name}", kScopeEventsWrite, true, &Api::PostSqsBatch);
+
+  // --- WorkOS-compatible API (api_workos.cc), at WorkOS' own paths ---
+  add(&routes_, "POST", "/audit_logs/events", kScopeEventsWrite, true, &Api::WorkosCreateEvent);
+  add(&routes_, "GET", "/audit_logs/actions", kScopeEventsRead, true, &Api::WorkosListActions);
+  add(&routes_, "POST", "/audit_logs/actions/{action}/schemas", kScopeAdmin, true,
+      &Api::WorkosCreateSchema);
+  add(&routes_, "GET", "/audit_logs/actions/{action}/schemas", kScopeEventsRead, true,
+      &Api::WorkosListSchemas);
+  add(&routes_, "GET", "/organizations/{id}/audit_logs_retention", kScopeAdmin, true,
+      &Api::WorkosGetRetention);
+  add(&routes_, "PUT", "/organizations/{id}/audit_logs_retention", kScopeAdmin, true,
+      &Api::WorkosPutRetention);
+  add(&routes_, "POST", "/portal/generate_link", kScopeAdmin, true, &Api::WorkosGenerateLink);
+  add(&routes_, "POST", "/audit_logs/exports", kScopeEventsRead, true, &Api::WorkosCreateExport);
+  add(&routes_, "GET", "/audit_logs/exports/{id}", kScopeEventsRead, true, &Api::WorkosGetExport);
+  add(&routes_, "GET", "/portal/{intent}", 0, false, &Api::WorkosOpenPortal);
 }
 
 Api::~Api() = default;
@@ -267,6 +285,9 @@ void Api::Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Resp
   }
   if (match != nullptr) Matches(*match, request.segments, &params);
 
+  // The WorkOS-compatible paths answer every error in WorkOS' shape (workos/errors.h).
+  HttpResponse (*const error_response)(const Status&) =
+      workos::IsWorkosApiPath(request.target) ? &workos::WorkosErrorResponse : &ErrorResponse;
   std::string route_label = match != nullptr ? match->pattern : "unmatched";
   auto call = std::make_shared<Call>();
   auto key_id = std::make_shared<std::string>();  // set once authenticated
@@ -305,28 +326,28 @@ void Api::Dispatch(const std::vector<Route>& routes, HttpRequest&& request, Resp
   if ((path_match == nullptr && main_listener) ||
       (path_match != nullptr && path_match->authenticated)) {
     Result<std::string> token = BearerToken(request);
-    if (!token.ok()) return respond(ErrorResponse(token.status()));
+    if (!token.ok()) return respond(error_response(token.status()));
     Result<Principal> who = deps_.keys->Authenticate(*token);
-    if (!who.ok()) return respond(ErrorResponse(who.status()));
+    if (!who.ok()) return respond(error_response(who.status()));
     call->who = std::move(who).value();
     *key_id = call->who.key_id;
   }
   if (path_match == nullptr) {
     const std::string path = request.target.substr(0, request.target.find('?'));
-    return respond(ErrorResponse(
+    return respond(error_response(
         Status::NotFound("no such endpoint: " + request.method + " " + path)));
   }
-  if (match == nullptr) return respond(MethodNotAllowed(allow));
+  if (match == nullptr) return respond(MethodNotAllowed(allow, error_response));
   if (match->authenticated) {
     if (match->scope != 0 && !call->who.Has(static_cast<Scope>(match->scope))) {
-      return respond(ErrorResponse(Status(
+      return respond(error_response(Status(
           Code::kPermissionDenied, "insufficient_scope",
           std::string("this API key lacks the '") + ScopeName(match->scope) +
               "' scope needed for " + match->method + " " + match->pattern)));
     }
     if (deps_.rate_limiter != nullptr) {
       Status limited = deps_.rate_limiter->Acquire(call->who.key_id);
-      if (!limited.ok()) return respond(ErrorResponse(limited));
+      if (!limited.ok()) return respond(error_response(limited));
     }
   }
   call->req = std::move(request);
@@ -372,10 +393,12 @@ MetaAuditEntry Api::AuditEntry(const Call& c, std::string organization_id,
   return e;
 }
 
-void Api::AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response) {
+void Api::AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response,
+                           HttpResponse (*error_response)(const Status&)) {
   const std::string action = entry.action;
+  if (error_response == nullptr) error_response = &ErrorResponse;
   deps_.audit->Record(entry, [respond = c.respond, response = std::move(response),
-                              logger = deps_.logger, action](Status s) mutable {
+                              logger = deps_.logger, action, error_response](Status s) mutable {
     if (!s.ok()) {
       logger->Error("a change was applied but its meta-audit event could not be stored",
                     {{"action", action}, {"error", s.message()}});
@@ -384,7 +407,7 @@ void Api::AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response)
                  "the change was applied, but its meta-audit event could not be stored: " +
                      s.message());
       if (s.retry_after_seconds()) err.set_retry_after_seconds(*s.retry_after_seconds());
-      return respond(ErrorResponse(err));
+      return respond(error_response(err));
     }
     respond(std::move(response));
   });

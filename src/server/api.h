@@ -35,6 +35,10 @@ class PushSource;
 class PushSources;
 struct LambdaBatch;
 struct SourceBatchContext;
+namespace workos {
+class SchemaRegistry;
+class PortalLinks;
+}  // namespace workos
 
 namespace exports {
 class ExportManager;
@@ -71,6 +75,13 @@ struct ApiDeps {
   exports::ExportManager* exports = nullptr;
   // The base of absolute URLs annals hands out ([server] public_url), no trailing slash.
   std::function<std::string()> public_url;
+
+  // --- WorkOS-compatible API (api_workos.cc) ---
+  // Action schemas, enforced on POST /v1/events and POST /audit_logs/events; null: no
+  // schemas (the schema routes answer 503).
+  workos::SchemaRegistry* schemas = nullptr;
+  // Portal links; null: the portal routes answer 503.
+  workos::PortalLinks* portal = nullptr;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -155,9 +166,25 @@ class Api {
   Status CheckRecordOrganization(const Call& c, size_t index, EventDraft* draft,
                                  std::map<std::string, Status>* checked);
 
-  // Records a meta-audit event, then answers `response` (or the audit error).
-  void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response);
+  // Records a meta-audit event, then answers `response` (or the audit error, shaped by
+  // `error_response`; null: the native ErrorResponse).
+  void AuditThenRespond(Call& c, MetaAuditEntry entry, HttpResponse response,
+                        HttpResponse (*error_response)(const Status&) = nullptr);
   MetaAuditEntry AuditEntry(const Call& c, std::string organization_id, std::string action) const;
+  // --- WorkOS-compatible API (api_workos.cc): served at WorkOS' own paths, every answer in
+  // WorkOS' shapes ---
+  void WorkosCreateEvent(Call& c);
+  void WorkosCreateSchema(Call& c);
+  void WorkosListSchemas(Call& c);
+  void WorkosListActions(Call& c);
+  void WorkosGetRetention(Call& c);
+  void WorkosPutRetention(Call& c);
+  void WorkosGenerateLink(Call& c);
+  void WorkosOpenPortal(Call& c);
+  void WorkosCreateExport(Call& c);
+  void WorkosGetExport(Call& c);
+  std::string WorkosExportJson(const exports::ExportJob& job) const;
+
   // Resolves the organization a call is about: the key's own, or `requested` for platform
   // keys; 404 for unknown organizations and for other tenants'.
   Result<std::string> ResolveOrganization(const Principal& who, const std::string& requested,

@@ -11,8 +11,6 @@
 
 namespace annals {
 
-namespace {
-
 std::string MediaType(const HttpRequest& req) {
   std::string ct = req.Header("content-type").value_or("");
   std::string media = ct.substr(0, ct.find(';'));
@@ -26,8 +24,6 @@ bool ValidIdempotencyKey(const std::string& key) {
   if (key.empty() || key.size() > 256) return false;
   return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
 }
-
-}  // namespace
 
 Status Api::CheckEventOrganizations(const Call& c, DecodedBatch* batch) {
   std::vector<ErrorDetail> unknown;
@@ -116,6 +112,8 @@ void Api::PostEvents(Call& c) {
   if (!decoded.ok()) return c.respond(ErrorResponse(decoded.status()));
   Status orgs = CheckEventOrganizations(c, &*decoded);
   if (!orgs.ok()) return c.respond(ErrorResponse(orgs));
+  Status schemas = CheckEventSchemas(deps_.schemas, *decoded);
+  if (!schemas.ok()) return c.respond(ErrorResponse(schemas));
 
   if (std::optional<std::string> header_key = c.req.Header("idempotency-key")) {
     if (!ValidIdempotencyKey(*header_key)) {

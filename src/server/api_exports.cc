@@ -15,6 +15,7 @@
 #include "exports/export_jobs.h"
 #include "query/event_query.h"
 #include "server/api_internal.h"
+#include "workos/errors.h"
 
 namespace annals {
 
@@ -355,6 +356,116 @@ void Api::DownloadExport(Call& c) {
   e.metadata["created_by"] = job->created_by;
   e.metadata["rows"] = job->rows;
   AuditThenRespond(c, std::move(e), std::move(response));
+}
+
+}  // namespace annals
+
+// --- WorkOS: POST /audit_logs/exports, GET /audit_logs/exports/{id} ---
+
+namespace annals {
+
+std::string Api::WorkosExportJson(const ExportJob& job) const {
+  // WorkOS knows pending, ready and error; a running export is still pending there.
+  const char* state = job.state == ExportState::kReady   ? "ready"
+                      : job.state == ExportState::kError ? "error"
+                                                         : "pending";
+  std::string body = "{\"object\":\"audit_log_export\",\"id\":";
+  AppendJsonString(job.id, &body);
+  body += ",\"state\":";
+  AppendJsonString(state, &body);
+  if (job.state == ExportState::kReady) {
+    int64_t expires_at = 0;
+    body += ",\"url\":";
+    AppendJsonString(ExportUrl(job, &expires_at), &body);
+  }
+  body += ",\"created_at\":";
+  AppendJsonString(FormatRfc3339Millis(job.created_at), &body);
+  body += ",\"updated_at\":";
+  AppendJsonString(FormatRfc3339Millis(job.updated_at), &body);
+  body += '}';
+  return body;
+}
+
+void Api::WorkosCreateExport(Call& c) {
+  const auto fail = [&c](const Status& s) { c.respond(workos::WorkosErrorResponse(s)); };
+  if (deps_.exports == nullptr) return fail(NoExports());
+  Result<boost::json::object> body = ParseRequestObject(
+      c.req.body, {"organization_id", "range_start", "range_end", "actions", "actors",
+                   "actor_names", "actor_ids", "targets"});
+  if (!body.ok()) return fail(body.status());
+  FieldReader fields(*body);
+  const std::optional<std::string> org = fields.String("organization_id", 256, true);
+  bool ignored = false;
+  const std::optional<TimestampUs> start = fields.TimeOrNull("range_start", &ignored);
+  const std::optional<TimestampUs> end = fields.TimeOrNull("range_end", &ignored);
+  if (!fields.Has("range_start")) fields.Fail("range_start", "range_start is required");
+  if (!fields.Has("range_end")) fields.Fail("range_end", "range_end is required");
+  exports::ExportRequest request;
+  std::vector<ErrorDetail> errors;
+  auto strings = [&](const char* name, std::vector<std::string>* into) {
+    const boost::json::value* v = fields.Raw(name);
+    if (v == nullptr || v->is_null()) return;
+    if (!v->is_array()) {
+      errors.push_back({std::string("/") + name, std::string(name) + " must be an array of strings"});
+      return;
+    }
+    for (size_t i = 0; i < v->as_array().size(); ++i) {
+      const boost::json::value& x = v->as_array()[i];
+      if (!x.is_string() || x.as_string().empty()) {
+        errors.push_back({std::string("/") + name + "/" + std::to_string(i),
+                          std::string(name) + " must hold non-empty strings"});
+      } else {
+        into->emplace_back(x.as_string());
+      }
+    }
+  };
+  std::vector<std::string> actions;
+  strings("actions", &actions);
+  for (const std::string& a : actions) {
+    ApplyFilterParam("action", a, "/actions", &request.filter, &errors);
+  }
+  strings("actors", &request.actor_names);  // WorkOS' older name for actor_names
+  strings("actor_names", &request.actor_names);
+  strings("actor_ids", &request.filter.actor_ids);
+  strings("targets", &request.filter.target_types);
+  if (Status bad = fields.Finish(); !bad.ok() || !errors.empty()) {
+    std::vector<ErrorDetail> details = bad.details();
+    details.insert(details.end(), errors.begin(), errors.end());
+    std::string message = details.empty() ? bad.message() : details.front().message;
+    return fail(Status::InvalidArgument(std::move(message), "invalid_request", std::move(details)));
+  }
+  if (start && end && *start >= *end) {
+    return fail(Status::InvalidArgument("Invalid date range: range_start must be before range_end",
+                                        "invalid_audit_log_export_range_date",
+                                        {{"/range_end", "range_end must be after range_start"}}));
+  }
+  if (!c.who.CanSee(*org) || !deps_.orgs->Exists(*org)) {
+    return fail(Status::NotFound("Organization not found: '" + *org + "'.",
+                                 "organization_not_found"));
+  }
+  request.filter.organization_id = *org;
+  request.filter.from = start;
+  request.filter.to = end;
+  request.format = exports::ExportFormat::kCsv;
+  Result<ExportJob> job = deps_.exports->Create(std::move(request), c.who.key_id, "workos");
+  if (!job.ok()) return fail(job.status());
+  MetaAuditEntry e = AuditEntry(c, *org, "annals.export.created");
+  e.targets.push_back({"export", job->id, ""});
+  e.metadata["format"] = "csv";
+  e.metadata["interface"] = "workos";
+  AuditThenRespond(c, std::move(e), JsonResponse(201, WorkosExportJson(*job)),
+                   &workos::WorkosErrorResponse);
+}
+
+void Api::WorkosGetExport(Call& c) {
+  const auto fail = [&c](const Status& s) { c.respond(workos::WorkosErrorResponse(s)); };
+  if (deps_.exports == nullptr) return fail(NoExports());
+  const Status not_found =
+      Status::NotFound("Audit Log Export not found: '" + c.params[0] + "'.", "export_not_found");
+  Result<ExportJob> job = deps_.exports->GetById(c.params[0]);
+  if (!job.ok()) return fail(job.status().code() == Code::kNotFound ? not_found : job.status());
+  if (!c.who.CanSee(job->request.filter.organization_id)) return fail(not_found);
+  c.respond(JsonResponse(200, WorkosExportJson(*job)));
 }
 
 }  // namespace annals

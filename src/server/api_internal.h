@@ -9,6 +9,7 @@
 #include "http/error_mapping.h"
 #include "http/http_types.h"
 #include "server/api.h"
+#include "domain/event_decoder.h"
 
 namespace annals {
 
@@ -54,5 +55,21 @@ void AppendListMetadata(const std::optional<std::string>& before,
 // {"data": [items...], "list_metadata": {"before", "after"}}.
 std::string IdPageJson(const std::vector<std::string>& items_json,
                        const std::vector<std::string>& ids, bool more_before, bool more_after);
+
+// The media type of the request's Content-Type, lower-cased, without parameters ("" when
+// there is none).
+std::string MediaType(const HttpRequest& req);
+// An Idempotency-Key header value: 1 to 256 printable ASCII characters.
+bool ValidIdempotencyKey(const std::string& key);
+
+// --- WorkOS-compatible API (api_workos.cc) ---
+
+// Checks each event of `batch` whose action has a schema against the schema version its
+// "version" names (default: the latest). OK when all conform (or `registry` is null);
+// otherwise InvalidArgument "invalid_event" with a detail per problem at the paths the event
+// decoder uses for the batch (e.g. "/targets/0/metadata/cost" for a single event,
+// "/events/3/version" for a version without a schema). Costs nothing for actions without a
+// schema.
+Status CheckEventSchemas(const workos::SchemaRegistry* registry, const DecodedBatch& batch);
 
 }  // namespace annals

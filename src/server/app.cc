@@ -12,6 +12,7 @@
 
 #include "common/sha256.h"
 #include "domain/ids.h"
+#include "http/error_mapping.h"
 #include "http/server.h"
 #include "ingest/ingestor.h"
 #include "access/api_keys.h"
@@ -29,6 +30,9 @@
 #include "sources/source.h"
 #include "sources/push_source.h"
 #include "storage/rocksdb/rocks_store.h"
+#include "workos/errors.h"
+#include "workos/portal.h"
+#include "workos/schema_registry.h"
 
 namespace annals {
 
@@ -252,6 +256,16 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
              std::to_string(self->http_->port());
     };
   }
+  // --- WorkOS-compatible API ---
+  Result<std::unique_ptr<workos::SchemaRegistry>> schemas =
+      workos::SchemaRegistry::Load(app->store_.get(), &app->clock_);
+  if (!schemas.ok()) return schemas.status();
+  app->schemas_ = std::move(schemas).value();
+  deps.schemas = app->schemas_.get();
+  app->portal_ = std::make_unique<workos::PortalLinks>(
+      app->store_.get(), &app->clock_,
+      workos::PortalOptions{config.server.public_url, config.portal.link_ttl_us});
+  deps.portal = app->portal_.get();
   app->api_ = std::make_unique<Api>(std::move(api_options), std::move(deps));
 
   HttpServerOptions http;
@@ -268,6 +282,11 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   http.max_connections = config.server.max_connections;
   http.tls_cert_file = config.server.tls_cert;
   http.tls_key_file = config.server.tls_key;
+  // The WorkOS-compatible paths keep WorkOS' error shape even for the transport's answers.
+  http.error_response = [](const Status& status, std::string_view target) {
+    return workos::IsWorkosApiPath(target) ? workos::WorkosErrorResponse(status)
+                                           : ErrorResponse(status);
+  };
   Api* api = app->api_.get();
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       http, [api](HttpRequest&& req, Responder respond) { api->Handle(std::move(req), std::move(respond)); });
@@ -280,6 +299,12 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
                             [server] { return static_cast<double>(server->open_connections()); });
   }
   std::string host = http.host.find(':') != std::string::npos ? "[" + http.host + "]" : http.host;
+  if (config.server.public_url == "http://" + config.server.listen) {
+    // The default public URL names the listener as it really is (its port when the
+    // configuration asked for port 0, https with TLS).
+    app->portal_->SetPublicUrl((app->http_->tls() ? "https://" : "http://") + host + ":" +
+                               std::to_string(app->http_->port()));
+  }
   logger->Info(std::string("listening on ") + (app->http_->tls() ? "https://" : "http://") + host +
                    ":" + std::to_string(app->http_->port()),
                {{"data", config.server.data_dir}});
@@ -374,6 +399,8 @@ void App::Shutdown() {
   api_.reset();
   exports_.reset();
   push_sources_.reset();
+  portal_.reset();
+  schemas_.reset();
   tail_.reset();
   audit_.reset();
   rate_limiter_.reset();

@@ -37,6 +37,10 @@ class PushSources;
 namespace exports {
 class ExportManager;
 }  // namespace exports
+namespace workos {
+class SchemaRegistry;
+class PortalLinks;
+}  // namespace workos
 
 class App {
  public:
@@ -77,6 +81,9 @@ class App {
   std::unique_ptr<PurgeJob> purge_job_;
   std::unique_ptr<exports::ExportManager> exports_;
   std::unique_ptr<PushSources> push_sources_;
+  // WorkOS-compatible API: action schemas and portal links.
+  std::unique_ptr<workos::SchemaRegistry> schemas_;
+  std::unique_ptr<workos::PortalLinks> portal_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> ops_http_;

@@ -231,6 +231,15 @@ std::vector<Key> AllKeys() {
                           60LL * 1000000));
   k.push_back(DurationKey("exports", "url_ttl", &Config::exports, &ExportsConfig::url_ttl_us,
                           1000000));
+  k.push_back({"portal", "link_ttl", "duration", [](Config& c, const std::string& v) -> Status {
+                 int64_t us = 0;
+                 if (!ParseDurationUs(v, &us) || us < 1000000 || us > 86400LL * 1000000) {
+                   return Bad("portal.link_ttl",
+                              "must be a duration from 1s to 1d like 5m, got '" + v + "'");
+                 }
+                 c.portal.link_ttl_us = us;
+                 return Status::Ok();
+               }});
   k.push_back({"log", "level", "string", [](Config& c, const std::string& v) -> Status {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {
@@ -395,7 +404,8 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
       std::string var = entry.substr(0, eq);
       if (var.rfind("ANNALS_", 0) != 0) continue;
       for (const char* section :
-           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL", "RETENTION"}) {
+           {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL", "RETENTION",
+            "PORTAL"}) {
         std::string prefix = std::string("ANNALS_") + section + "_";
         if (var.rfind(prefix, 0) != 0) continue;
         std::string rest = var.substr(prefix.size());

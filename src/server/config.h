@@ -57,6 +57,12 @@ struct ExportsConfig {
   int64_t url_ttl_us = 600LL * 1000000;
 };
 
+// [portal]: links to the Audit Logs view (POST /portal/generate_link).
+struct PortalConfig {
+  // How long a portal link stays valid (1 second to 1 day).
+  int64_t link_ttl_us = 5LL * 60 * 1000000;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error
   std::string format = "json";  // json or text
@@ -75,6 +81,7 @@ struct Config {
   SourcesConfig sources;
   RetentionConfig retention;
   ExportsConfig exports;
+  PortalConfig portal;
 };
 
 // Overrides given on the command line, already split into section.key = value.
