@@ -78,7 +78,7 @@ int Main(int argc, char** argv) {
 
   const uint64_t want = static_cast<uint64_t>(flags.GetInt("rows"));
   bool exact = false;
-  const uint64_t all = store->CountEvents(request.filter, &exact).value();
+  const uint64_t all = store->CountEvents(request.filter, 0, &exact).value();
   if (want > 0 && want < all) {
     // The earliest occurred_at, then bisect `to` on CountEvents.
     ScanRequest first;
@@ -92,7 +92,7 @@ int Main(int argc, char** argv) {
       const TimestampUs mid = lo + (hi - lo) / 2;
       EventFilter f = request.filter;
       f.to = mid;
-      if (store->CountEvents(f, &exact).value() < want) {
+      if (store->CountEvents(f, 0, &exact).value() < want) {
         lo = mid;
       } else {
         hi = mid;

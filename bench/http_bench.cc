@@ -45,7 +45,8 @@ struct ModeResult {
 
 ModeResult RunMode(const std::string& name, const ServerUrl& server, const std::string& key,
                    const std::vector<std::string>& bodies, size_t events_per_request,
-                   int connections, double seconds, pid_t server_pid) {
+                   int connections, double seconds, pid_t server_pid,
+                   const std::string& path = "/v1/events") {
   ModeResult r;
   r.name = name;
   r.connections = connections;
@@ -75,7 +76,7 @@ ModeResult RunMode(const std::string& name, const ServerUrl& server, const std::
       const double start = NowSeconds();
       if (start >= deadline) break;
       const std::string& body = bodies[next.fetch_add(1) % bodies.size()];
-      if (!client->Request("POST", "/v1/events", body, "application/json", &res, &error)) {
+      if (!client->Request("POST", path, body, "application/json", &res, &error)) {
         failed.fetch_add(1);
         std::lock_guard<std::mutex> lock(mu);
         if (r.first_failure.empty()) r.first_failure = error;
@@ -129,7 +130,7 @@ int Main(int argc, char** argv) {
   flags.Describe("key", env_key ? env_key : "", "API key with events:write (env ANNALS_KEY)");
   flags.Describe("seconds", "60", "duration of each mode");
   flags.Describe("quick", "false", "5 seconds per mode (overrides --seconds)", true);
-  flags.Describe("mode", "batched,single", "modes to run: batched, single");
+  flags.Describe("mode", "batched,single", "modes to run: batched, single, workos (single events on POST /audit_logs/events)");
   flags.Describe("batch", "1000", "events per request in batched mode");
   flags.Describe("batch-connections", "4", "connections in batched mode");
   flags.Describe("single-connections", "32", "connections in single mode");
@@ -155,8 +156,9 @@ int Main(int argc, char** argv) {
   const std::string modes = "," + flags.Get("mode") + ",";
   const bool run_batched = modes.find(",batched,") != std::string::npos;
   const bool run_single = modes.find(",single,") != std::string::npos;
-  if (!run_batched && !run_single) {
-    std::fprintf(stderr, "http_bench: --mode takes batched, single or both.\n");
+  const bool run_workos = modes.find(",workos,") != std::string::npos;
+  if (!run_batched && !run_single && !run_workos) {
+    std::fprintf(stderr, "http_bench: --mode takes batched, single and workos.\n");
     return 2;
   }
   std::signal(SIGINT, OnSignal);
@@ -197,6 +199,26 @@ int Main(int argc, char** argv) {
                               static_cast<int>(flags.GetInt("single-connections")), seconds,
                               server_pid));
   }
+  if (run_workos && !g_stop.load()) {
+    // The same single events through the WorkOS-compatible route: {"organization_id", "event"}.
+    std::vector<std::string> bodies;
+    GeneratedEvent e;
+    for (int i = 0; i < 20000; ++i) {
+      workload.Next(&e);
+      const std::string prefix = "{\"organization_id\":\"" + e.organization_id + "\",";
+      if (e.client_json.rfind(prefix, 0) != 0) {
+        std::fprintf(stderr, "http_bench: unexpected client JSON shape\n");
+        return 1;
+      }
+      bodies.push_back(prefix + "\"event\":{" + e.client_json.substr(prefix.size()) + "}");
+    }
+    if (run_batched || run_single) sleep(2);
+    std::fprintf(stderr, "http_bench: WorkOS single events, %d connections, %.0f s...\n",
+                 static_cast<int>(flags.GetInt("single-connections")), seconds);
+    results.push_back(RunMode("workos", server, key, bodies, 1,
+                              static_cast<int>(flags.GetInt("single-connections")), seconds,
+                              server_pid, "/audit_logs/events"));
+  }
 
   std::string md = "### Ingest over HTTP (POST /v1/events, keep-alive, " +
                    FormatFixed(seconds, 0) + " s per mode)\n\n";
@@ -229,7 +251,9 @@ int Main(int argc, char** argv) {
       rows += "| HTTP batched (1000/request, 4 connections) ≥ 75,000 events/s | " +
               FormatCount(eps) + " events/s | " + (eps >= 75000 ? "yes" : "**no**") + " |\n";
     } else {
-      rows += "| HTTP single events, 32 connections: throughput, p50/p99 ack latency (reported) | " +
+      rows += std::string(r.name == "workos" ? "| WorkOS path (POST /audit_logs/events)"
+                                             : "| HTTP") +
+              " single events, 32 connections: throughput, p50/p99 ack latency (reported) | " +
               FormatCount(eps) + " events/s, p50 " + FormatFixed(r.latency.Percentile(0.5) / 1000, 2) +
               " ms, p99 " + FormatFixed(r.latency.Percentile(0.99) / 1000, 2) + " ms | — |\n";
     }

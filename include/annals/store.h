@@ -134,10 +134,11 @@ class Store {
   virtual Result<std::vector<EventRecord>> ReadFrom(uint64_t after_position, size_t limit) = 0;
   // Matching events in scan order, at most request.limit.
   virtual Result<std::vector<EventRecord>> Scan(const ScanRequest& request) = 0;
-  // How many events Scan would return for `filter` with no limit: exact when *exact is set,
-  // otherwise an upper bound (the entries of the index the scan would walk). Reads index
-  // keys only.
-  virtual Result<uint64_t> CountEvents(const EventFilter& filter, bool* exact) = 0;
+  // How many events Scan would return for `filter` with no limit, among those stored at
+  // positions up to `max_position` (0: all): exact when *exact is set, otherwise an upper
+  // bound (the entries of the index the scan would walk). Reads index entries only.
+  virtual Result<uint64_t> CountEvents(const EventFilter& filter, uint64_t max_position,
+                                       bool* exact) = 0;
 
   virtual Result<std::optional<IdempotencyRecord>> GetIdempotency(
       const std::string& organization_id, const std::string& key) = 0;

@@ -420,7 +420,8 @@ bool ExportManager::Run(ExportJob* job) {
   job->rows = job->bytes = 0;
   {
     bool exact = false;
-    Result<uint64_t> count = store_->CountEvents(job->request.filter, &exact);
+    Result<uint64_t> count =
+        store_->CountEvents(job->request.filter, job->snapshot_position, &exact);
     if (!count.ok()) return fail(count.status());
     job->total_estimate = *count;
   }

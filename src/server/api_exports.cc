@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
+#include <functional>
 #include <mutex>
 
 #include "domain/canonical_json.h"
@@ -77,6 +78,25 @@ void AppendFilter(const exports::ExportRequest& r, std::string* out) {
   *out += ",\"to\":";
   AppendJsonTimeOrNull(f.to.value_or(0), out);
   *out += '}';
+}
+
+// A target type nobody in the organization ever had is almost always a typo: refused, rather
+// than an empty file. `path(i)` names the i-th type in the request.
+Status CheckTargetTypes(Store* store, const std::string& org,
+                        const std::vector<std::string>& types,
+                        const std::function<std::string(size_t)>& path) {
+  std::vector<ErrorDetail> unknown;
+  for (size_t i = 0; i < types.size(); ++i) {
+    Result<std::vector<ItemRecord>> any = store->ListItems(org, types[i], "", 1);
+    if (!any.ok()) return any.status();
+    if (any->empty()) {
+      unknown.push_back({path(i), "organization " + org + " has no items of target type '" +
+                                      types[i] + "'"});
+    }
+  }
+  if (unknown.empty()) return Status::Ok();
+  std::string message = unknown.front().message;
+  return Status::InvalidArgument(std::move(message), "unknown_target_type", std::move(unknown));
 }
 
 }  // namespace
@@ -203,6 +223,13 @@ void Api::CreateExport(Call& c) {
   Result<std::string> resolved = ResolveOrganization(c.who, requested_org, true);
   if (!resolved.ok()) return c.respond(ErrorResponse(resolved.status()));
   request.filter.organization_id = *resolved;
+  const bool type_list = fields.Raw("target_type") != nullptr && fields.Raw("target_type")->is_array();
+  Status types = CheckTargetTypes(deps_.store, *resolved, request.filter.target_types,
+                                  [type_list](size_t i) {
+                                    return type_list ? "/target_type/" + std::to_string(i)
+                                                     : std::string("/target_type");
+                                  });
+  if (!types.ok()) return c.respond(ErrorResponse(types));
 
   Result<ExportJob> job = deps_.exports->Create(std::move(request), c.who.key_id, "native");
   if (!job.ok()) return c.respond(ErrorResponse(job.status()));
@@ -443,6 +470,9 @@ void Api::WorkosCreateExport(Call& c) {
     return fail(Status::NotFound("Organization not found: '" + *org + "'.",
                                  "organization_not_found"));
   }
+  Status types = CheckTargetTypes(deps_.store, *org, request.filter.target_types,
+                                  [](size_t i) { return "/targets/" + std::to_string(i); });
+  if (!types.ok()) return fail(types);
   request.filter.organization_id = *org;
   request.filter.from = start;
   request.filter.to = end;

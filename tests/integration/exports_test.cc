@@ -196,8 +196,14 @@ TEST_F(ExportsTest, FormatsGzipAndFilters) {
   EXPECT_EQ(all.size(), 7u);  // seconds 10..19 whose i % 3 != 2
   for (const auto& ev : all) EXPECT_NE(ev.at("actor").at("id"), "user_2");
 
+  // A target type the organization never had is refused (a typo, not an empty file).
+  auto typo = Call("POST", "/v1/exports", R"({"organization_id":"org_f","target_type":["doc","dco"]})");
+  EXPECT_EQ(typo.status, 400) << typo.body;
+  EXPECT_NE(typo.body.find(R"("path":"/target_type/1")"), std::string::npos) << typo.body;
+  EXPECT_NE(typo.body.find("unknown_target_type"), std::string::npos) << typo.body;
+
   // Nothing matches: still a valid, empty file.
-  id = Create(R"({"organization_id":"org_f","format":"json","target_type":"nothing"})");
+  id = Create(R"({"organization_id":"org_f","format":"json","target_id":"nothing"})");
   done = WaitReady("org_f", id);
   EXPECT_EQ(done.at("rows_written").as_int64(), 0);
   EXPECT_EQ(json::parse(Fetch(std::string(done.at("url").as_string())).body).as_array().size(),

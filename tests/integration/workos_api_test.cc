@@ -768,6 +768,10 @@ TEST_F(WorkosApiTest, ExportsAreTenantScopedAndValidated) {
            R"({"organization_id":"org_a",)" + range + R"(,"actions":"doc.updated"})");
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(FirstError(r)["field"], json::value("actions"));
+  r = Call("POST", "/audit_logs/exports",
+           R"({"organization_id":"org_a",)" + range + R"(,"targets":["nope"]})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(FirstError(r)["field"], json::value("targets.0"));
   r = Call("POST", "/audit_logs/exports", R"({"organization_id":"org_a",)" + range + R"(,"format":"xml"})");
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(FirstError(r)["field"], json::value("format"));

@@ -285,8 +285,8 @@ class FaultyStore final : public Store {
   }
   Status PutMeta(const std::string& n, const std::string& v) override { return real_->PutMeta(n, v); }
   Status DeleteMeta(const std::string& n) override { return real_->DeleteMeta(n); }
-  Result<uint64_t> CountEvents(const EventFilter& f, bool* exact) override {
-    return real_->CountEvents(f, exact);
+  Result<uint64_t> CountEvents(const EventFilter& f, uint64_t max_position, bool* exact) override {
+    return real_->CountEvents(f, max_position, exact);
   }
   Result<std::vector<std::string>> OrganizationsWithEvents() override {
     return real_->OrganizationsWithEvents();

@@ -274,7 +274,7 @@ class RocksStoreTest : public ::testing::Test {
     }
     // The count is exact when the index decides the filter, an upper bound otherwise.
     bool exact = false;
-    Result<uint64_t> count = store_->CountEvents(f, &exact);
+    Result<uint64_t> count = store_->CountEvents(f, 0, &exact);
     ASSERT_TRUE(count.ok()) << count.status().ToString();
     const size_t matching = ReferenceScan(writer_->all(), Request(f, false, 1u << 30)).size();
     if (exact) {
@@ -1524,6 +1524,20 @@ TEST_F(RocksStoreTest, FormatOneStoresGetTheirDeletionsQueued) {
   r.purged_at = kT0;
   r.deleted_before = kT0 - 180 * kDay;
   EXPECT_EQ(store_->Purge(r)->items, 1u);
+}
+
+TEST_F(RocksStoreTest, CountEventsStopsAtAPosition) {
+  ASSERT_TRUE(writer_->Append({Spec{}, Spec{}, Spec{}}).ok());
+  const uint64_t second = writer_->all()[1].position;
+  ASSERT_TRUE(writer_->Append({Spec{}}).ok());
+  bool exact = false;
+  EXPECT_EQ(store_->CountEvents(Org(), 0, &exact).value(), 4u);
+  EXPECT_TRUE(exact);
+  EXPECT_EQ(store_->CountEvents(Org(), second, &exact).value(), 2u);
+  EventFilter f = Org();
+  f.target_ids = {"F-1"};
+  EXPECT_EQ(store_->CountEvents(f, second, &exact).value(), 2u);
+  EXPECT_EQ(store_->CountEvents(Org("org_none"), 0, &exact).value(), 0u);
 }
 
 TEST_F(RocksStoreTest, IdempotencyRecordsExpireEach) {

@@ -1643,7 +1643,8 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
   return out;
 }
 
-Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, bool* exact) {
+Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max_position,
+                                         bool* exact) {
   *exact = true;
   if (filter.organization_id.empty()) {
     return Status::InvalidArgument("a count needs an organization_id");
@@ -1674,7 +1675,7 @@ Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, bool* exact)
     auto next = merged.Next(&k, &position);
     if (!next.ok()) return next.status();
     if (!next.value()) break;
-    ++n;
+    if (max_position == 0 || position <= max_position) ++n;
   }
   return n;
 }

@@ -69,7 +69,8 @@ class RocksStore final : public Store {
                                                    uint64_t seq) override;
   Result<std::vector<EventRecord>> ReadFrom(uint64_t after_position, size_t limit) override;
   Result<std::vector<EventRecord>> Scan(const ScanRequest& request) override;
-  Result<uint64_t> CountEvents(const EventFilter& filter, bool* exact) override;
+  Result<uint64_t> CountEvents(const EventFilter& filter, uint64_t max_position,
+                               bool* exact) override;
   Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& organization_id,
                                                           const std::string& key) override;
   Result<uint64_t> ExpireIdempotency(TimestampUs now) override;
