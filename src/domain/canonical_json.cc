@@ -385,6 +385,8 @@ char* WriteNode(const JsonNode& node, char* p, MemberOrder* order) {
 
 }  // namespace
 
+size_t JsonPlainPrefix(const char* s, size_t n) { return PlainPrefix(s, n); }
+
 bool JcsKeyLess(std::string_view a, std::string_view b) {
   const size_t n = std::min(a.size(), b.size());
   size_t i = 0;

@@ -22,6 +22,10 @@ std::string Canonical(const boost::json::value& value);
 // control characters below 0x20 as \u00xx (lowercase hex), everything else literally.
 void AppendJsonString(std::string_view utf8, std::string* out);
 
+// The length of the longest prefix of s[0..n) that AppendJsonString copies unescaped (no '"',
+// '\\' or byte below 0x20); vectorized.
+size_t JsonPlainPrefix(const char* s, size_t n);
+
 // Appends `number` per ECMAScript Number::toString (shortest round-trip digits): integers
 // below 1e21 without exponent, -0 as 0, 1e21 as 1e+21, 1e-7 as 1e-7, 0.000001 as 0.000001.
 // NaN and infinities have no JSON form; they never occur in parsed JSON, and for them this

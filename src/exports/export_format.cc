@@ -42,13 +42,6 @@ constexpr std::array<bool, 256> kCsvSpecial = [] {
   return t;
 }();
 
-// Bytes that a JSON string literal must escape.
-constexpr std::array<bool, 256> kJsonSpecial = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
 
 // Length of the prefix of s[0..n) without kCsvSpecial bytes.
 size_t CsvPlainPrefix(const char* s, size_t n) {
@@ -71,25 +64,6 @@ size_t CsvPlainPrefix(const char* s, size_t n) {
   return i;
 }
 
-// Length of the prefix of s[0..n) without kJsonSpecial bytes.
-size_t JsonPlainPrefix(const char* s, size_t n) {
-  size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control_max = _mm_set1_epi8(0x1F);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    const __m128i special =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max));
-    const int mask = _mm_movemask_epi8(special);
-    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-  }
-#endif
-  while (i < n && !kJsonSpecial[static_cast<unsigned char>(s[i])]) ++i;
-  return i;
-}
 
 // Copies s[0..n) to `to` and returns whether it holds a CR or LF byte: one pass over the
 // event instead of two.

@@ -45,13 +45,9 @@ HttpResponse ErrorResponse(const Status& status) {
     b += ']';
   }
   b += "}}";
-  if (status.retry_after_seconds()) {
-    r.headers.emplace_back("Retry-After", std::to_string(*status.retry_after_seconds()));
-  }
-  if (status.code() == Code::kUnauthenticated) {
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  }
+  AddErrorHeaders(status, &r);
   return r;
 }
+
 
 }  // namespace annals

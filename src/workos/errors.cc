@@ -1,5 +1,7 @@
 #include "workos/errors.h"
 
+#include "http/error_mapping.h"
+
 #include "domain/canonical_json.h"
 
 namespace annals::workos {
@@ -119,12 +121,7 @@ HttpResponse WorkosErrorResponse(const Status& status) {
     b += ']';
   }
   b += '}';
-  if (status.retry_after_seconds()) {
-    r.headers.emplace_back("Retry-After", std::to_string(*status.retry_after_seconds()));
-  }
-  if (status.code() == Code::kUnauthenticated) {
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  }
+  AddErrorHeaders(status, &r);
   return r;
 }
 
