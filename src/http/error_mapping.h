@@ -8,7 +8,24 @@
 
 namespace annals {
 
-int HttpStatusFor(Code code);
+// Inline so that the WorkOS error mapper (in the core library) shares it.
+inline int HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kPermissionDenied: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kConflict: return 409;
+    case Code::kGone: return 410;
+    case Code::kTooLarge: return 413;
+    case Code::kUnsupportedMedia: return 415;
+    case Code::kRateLimited: return 429;
+    case Code::kUnavailable: return 503;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
 
 // {"error": {"code", "message", "details": [{"path", "message"}]}} with the mapped status
 // and Retry-After when the status carries one.

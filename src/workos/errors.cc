@@ -39,26 +39,13 @@ bool IsWorkosApiPath(std::string_view path) {
 }
 
 int WorkosHttpStatus(const Status& status) {
-  switch (status.code()) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument:
-      // WorkOS answers a bad export range with a 400 of its own code.
-      return IsEventError(status) || status.error_code() == "invalid_json" ||
-                     status.error_code() == "invalid_audit_log_export_range_date"
-                 ? 400
-                 : 422;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kNotFound: return 404;
-    case Code::kConflict: return 409;
-    case Code::kGone: return 410;
-    case Code::kTooLarge: return 413;
-    case Code::kUnsupportedMedia: return 415;
-    case Code::kRateLimited: return 429;
-    case Code::kUnavailable: return 503;
-    case Code::kInternal: return 500;
-  }
-  return 500;
+  if (status.code() != Code::kInvalidArgument) return HttpStatusFor(status.code());
+  // Invalid events, unparsable JSON and WorkOS' own reversed export range are 400; every
+  // other invalid request is WorkOS' 422.
+  return IsEventError(status) || status.error_code() == "invalid_json" ||
+                 status.error_code() == "invalid_audit_log_export_range_date"
+             ? 400
+             : 422;
 }
 
 std::string WorkosErrorCode(const Status& status) {
