@@ -47,6 +47,7 @@ struct Manifest {
   uint64_t events = 0;
   int64_t start_us = 0;
   int64_t mean_gap_us = 0;
+  int organizations = 20;
   int64_t end_us = 0;  // occurred_at clock after the last event
   bool complete = false;
   double build_seconds = 0;
@@ -68,6 +69,7 @@ struct Manifest {
       start_us = std::stoll(kv.at("start_us"));
       mean_gap_us = std::stoll(kv.at("mean_gap_us"));
       end_us = kv.count("end_us") ? std::stoll(kv["end_us"]) : 0;
+      organizations = kv.count("organizations") ? std::stoi(kv["organizations"]) : 20;
       complete = kv.count("complete") && kv["complete"] == "1";
       build_seconds = kv.count("build_seconds") ? std::stod(kv["build_seconds"]) : 0;
       compact_seconds = kv.count("compact_seconds") ? std::stod(kv["compact_seconds"]) : 0;
@@ -80,7 +82,8 @@ struct Manifest {
     std::ofstream out(Path(data), std::ios::trunc);
     out << "# query_bench dataset: the benchmark workload, written with the ingestor\n"
         << "seed=" << seed << "\nevents=" << events << "\nstart_us=" << start_us
-        << "\nmean_gap_us=" << mean_gap_us << "\nend_us=" << end_us
+         << "\nmean_gap_us=" << mean_gap_us
+        << "\norganizations=" << organizations << "\nend_us=" << end_us
         << "\ncomplete=" << (complete ? 1 : 0) << "\nbuild_seconds=" << build_seconds
         << "\ncompact_seconds=" << compact_seconds << "\n";
   }
@@ -89,6 +92,7 @@ struct Manifest {
     o.seed = seed;
     o.start_us = start_us;
     o.mean_gap_us = mean_gap_us;
+    o.organizations = organizations;
     return o;
   }
 };
@@ -457,6 +461,7 @@ int Main(int argc, char** argv) {
   flags.Describe("events", "10000000", "events in the dataset");
   flags.Describe("days", "60", "days of occurred_at the dataset spans");
   flags.Describe("seed", "42", "workload seed");
+  flags.Describe("organizations", "20", "organizations the events are spread over (build)");
   flags.Describe("queries", "1000", "measured queries of each kind");
   flags.Describe("warmup", "100", "unmeasured queries of each kind first");
   flags.Describe("server", "http://127.0.0.1:8080", "server URL (http phase)");
@@ -486,7 +491,8 @@ int Main(int argc, char** argv) {
   bool have_manifest = m.Load(data);
   if (do_build) {
     if (!have_manifest || m.seed != static_cast<uint64_t>(flags.GetInt("seed")) ||
-        m.events != want) {
+        m.events != want ||
+        m.organizations != static_cast<int>(flags.GetInt("organizations"))) {
       // A new dataset: an existing store of other parameters must be moved away first.
       if (access((data + "/store").c_str(), F_OK) == 0 && have_manifest) {
         std::fprintf(stderr,
@@ -499,6 +505,7 @@ int Main(int argc, char** argv) {
       m = Manifest();
       m.seed = static_cast<uint64_t>(flags.GetInt("seed"));
       m.events = want;
+      m.organizations = static_cast<int>(std::max<int64_t>(1, flags.GetInt("organizations")));
       const int64_t span = flags.GetInt("days") * kDayUs;
       m.mean_gap_us = std::max<int64_t>(1, span / static_cast<int64_t>(want));
       m.start_us = FloorToDay(WallClockUs()) - span - kDayUs;
@@ -547,7 +554,7 @@ int Main(int argc, char** argv) {
     QueryStats is = RunItemsInProcess(store->get(), items, true, warmup);
     md += "### Queries at " + FormatCount(n) + " stored events\n\n";
     md += "Dataset: the benchmark workload over " + flags.Get("days") + " days, " +
-          "20 organizations (Zipf-like sizes), written with the ingestor in batches of 1000" +
+          std::to_string(m.organizations) + " organizations (Zipf-like sizes), written with the ingestor in batches of 1000" +
           (m.build_seconds > 0 ? " (build: " + FormatFixed(m.build_seconds, 0) + " s, " +
                                      FormatCount(n / m.build_seconds) + " events/s including "
                                      "generation and decoding on the same two cores)"

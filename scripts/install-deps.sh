@@ -39,6 +39,7 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   clang libclang-rt-14-dev postgresql-15 postgresql-contrib curl openssl procps
+  rsyslog rsyslog-openssl
 )
 
 missing=()
