@@ -132,6 +132,12 @@ class Store {
                                                             uint64_t seq) = 0;
   // Events in global position order with position > after_position, at most `limit`.
   virtual Result<std::vector<EventRecord>> ReadFrom(uint64_t after_position, size_t limit) = 0;
+  // The events of an organization with seq > after_seq, in seq order, at most `limit`,
+  // tombstones included (purged_at != 0), so a reader's cursor can pass purged events.
+  // `fill_cache` as in ScanRequest.
+  virtual Result<std::vector<EventRecord>> ReadOrganization(const std::string& organization_id,
+                                                            uint64_t after_seq, size_t limit,
+                                                            bool fill_cache) = 0;
   // Matching events in scan order, at most request.limit.
   virtual Result<std::vector<EventRecord>> Scan(const ScanRequest& request) = 0;
   // How many events Scan would return for `filter` with no limit, among those stored at

@@ -270,6 +270,10 @@ class FaultyStore final : public Store {
   Result<std::vector<EventRecord>> ReadFrom(uint64_t p, size_t l) override {
     return real_->ReadFrom(p, l);
   }
+  Result<std::vector<EventRecord>> ReadOrganization(const std::string& o, uint64_t s, size_t l,
+                                                    bool c) override {
+    return real_->ReadOrganization(o, s, l, c);
+  }
   Result<std::vector<EventRecord>> Scan(const ScanRequest& r) override { return real_->Scan(r); }
   Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& o,
                                                           const std::string& k) override {

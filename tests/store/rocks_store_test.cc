@@ -377,6 +377,34 @@ TEST_F(RocksStoreTest, ReadFromFollowsPositions) {
   EXPECT_TRUE(store_->ReadFrom(std::numeric_limits<uint64_t>::max(), 10).value().empty());
 }
 
+TEST_F(RocksStoreTest, ReadOrganizationFollowsOneOrganizationsSeqs) {
+  std::vector<Spec> specs(30);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    specs[i].org = i % 3 ? "org_a" : "org_ab";  // "org_a" is a prefix of "org_ab"
+    specs[i].occurred_at = kT0 - static_cast<TimestampUs>(i);  // seq, not time, order
+  }
+  ASSERT_TRUE(writer_->Append(specs).ok());
+  auto first = store_->ReadOrganization("org_a", 0, 7, false).value();
+  ASSERT_EQ(first.size(), 7u);
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].seq, i + 1);
+    EXPECT_EQ(first[i].fields.organization_id, "org_a");
+  }
+  ExpectSameEvent(first[0], writer_->all()[1]);
+  auto rest = store_->ReadOrganization("org_a", 7, 100, true).value();
+  ASSERT_EQ(rest.size(), 13u);
+  EXPECT_EQ(rest.front().seq, 8u);
+  EXPECT_EQ(rest.back().seq, 20u);
+  EXPECT_EQ(store_->ReadOrganization("org_ab", 0, 100, true).value().size(), 10u);
+  EXPECT_TRUE(store_->ReadOrganization("org_a", 20, 10, true).value().empty());
+  EXPECT_TRUE(store_->ReadOrganization("org_none", 0, 10, true).value().empty());
+  EXPECT_TRUE(store_->ReadOrganization("org_a", 0, 0, true).value().empty());
+  EXPECT_TRUE(
+      store_->ReadOrganization("org_a", std::numeric_limits<uint64_t>::max(), 10, true)
+          .value()
+          .empty());
+}
+
 // ----------------------------------------------------------------------------------------
 // Scans.
 
@@ -1394,6 +1422,14 @@ TEST_F(RocksStoreTest, PurgeRemovesDeletedItemsAndLeavesTombstones) {
   EXPECT_EQ(MustScan(store_.get(), Request(f, false, 100)).size(), 1u);
   auto from = store_->ReadFrom(0, 100).value();
   EXPECT_EQ(from.size(), 3u);
+  // An organization's log in seq order still holds them, as tombstones.
+  auto log = store_->ReadOrganization("org_acme", 0, 100, true).value();
+  ASSERT_EQ(log.size(), 6u);
+  for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].seq, i + 1);
+  EXPECT_EQ(log[0].purged_at, kT0 + 5);
+  EXPECT_EQ(log[2].purged_at, kT0 + 5);
+  EXPECT_EQ(log[3].purged_at, 0);
+  EXPECT_FALSE(log[3].json.empty());
 
   // Purging again finds nothing; once "kept" is deleted and purged, seq 5 goes too.
   EXPECT_EQ(store_->Purge(r)->events, 0u);

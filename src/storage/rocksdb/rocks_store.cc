@@ -1571,6 +1571,59 @@ Result<std::vector<EventRecord>> RocksStore::ReadFrom(uint64_t after_position, s
   return out;
 }
 
+Result<std::vector<EventRecord>> RocksStore::ReadOrganization(const std::string& organization_id,
+                                                              uint64_t after_seq, size_t limit,
+                                                              bool fill_cache) {
+  std::vector<EventRecord> out;
+  if (limit == 0 || after_seq == kMaxU64) return out;
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.snapshot();
+  ro.fill_cache = fill_cache;
+  const std::string prefix = enc::EncodeString(organization_id);
+  const std::string upper = prefix + std::string(8, '\xff') + '\xff';
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions iro = ro;
+  iro.iterate_upper_bound = &upper_slice;
+  std::string start = prefix;
+  enc::AppendU64(&start, after_seq + 1);
+  std::vector<uint64_t> positions;
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(iro, cf(kOrgSeq)));
+  for (it->Seek(start); it->Valid() && positions.size() < limit; it->Next()) {
+    uint64_t position = 0;
+    if (!enc::DecodeU64(ToView(it->value()), &position)) {
+      return Corruption("a malformed org seq entry");
+    }
+    positions.push_back(position);
+    keys.push_back(enc::EncodeU64(position));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read an organization's log");
+  if (positions.empty()) return out;
+  std::vector<rocksdb::Slice> key_slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(positions.size());
+  std::vector<rocksdb::Status> statuses(positions.size());
+  db_->MultiGet(ro, cf(kEvents), positions.size(), key_slices.data(), values.data(),
+                statuses.data(), /*sorted_input=*/true);
+  out.reserve(positions.size());
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "cannot read an event");
+    if (IsTombstone(ToView(values[i]))) {
+      EventRecord tombstone;
+      if (!DecodeTombstone(ToView(values[i]), positions[i], &tombstone)) {
+        return Corruption("a malformed event tombstone");
+      }
+      out.push_back(std::move(tombstone));
+      continue;
+    }
+    EventView view;
+    if (!ParseEventValue(ToView(values[i]), &view)) return Corruption("a malformed event record");
+    out.push_back(ToEventRecord(view, positions[i]));
+  }
+  return out;
+}
+
 Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
   const EventFilter& filter = request.filter;
   if (filter.organization_id.empty()) {

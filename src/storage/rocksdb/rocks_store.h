@@ -68,6 +68,9 @@ class RocksStore final : public Store {
   Result<std::optional<EventRecord>> GetEventBySeq(const std::string& organization_id,
                                                    uint64_t seq) override;
   Result<std::vector<EventRecord>> ReadFrom(uint64_t after_position, size_t limit) override;
+  Result<std::vector<EventRecord>> ReadOrganization(const std::string& organization_id,
+                                                    uint64_t after_seq, size_t limit,
+                                                    bool fill_cache) override;
   Result<std::vector<EventRecord>> Scan(const ScanRequest& request) override;
   Result<uint64_t> CountEvents(const EventFilter& filter, uint64_t max_position,
                                bool* exact) override;
