@@ -17,6 +17,7 @@
 
 #include "common/sha256.h"
 #include "domain/canonical_json.h"
+#include "domain/event_filter_json.h"
 
 namespace annals::exports {
 
@@ -38,23 +39,6 @@ Result<ExportState> ParseState(std::string_view s) {
   if (s == "ready") return ExportState::kReady;
   if (s == "error") return ExportState::kError;
   return Status(Code::kInternal, "corrupt_export", "an export record has an unknown state");
-}
-
-json::array Strings(const std::vector<std::string>& values) {
-  json::array a;
-  for (const auto& v : values) a.emplace_back(v);
-  return a;
-}
-
-bool GetStrings(const json::object& o, std::string_view key, std::vector<std::string>* out) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return true;
-  if (!v->is_array()) return false;
-  for (const json::value& x : v->as_array()) {
-    if (!x.is_string()) return false;
-    out->emplace_back(x.as_string());
-  }
-  return true;
 }
 
 // The actor.name of a stored event, if it has one.
@@ -102,17 +86,8 @@ const char* ExportStateName(ExportState state) {
 }
 
 std::string EncodeExportJob(const ExportJob& job) {
-  const EventFilter& f = job.request.filter;
-  json::object filter;
-  filter["organization_id"] = f.organization_id;
-  filter["actions"] = Strings(f.actions);
-  filter["action_prefixes"] = Strings(f.action_prefixes);
-  filter["actor_ids"] = Strings(f.actor_ids);
-  filter["target_types"] = Strings(f.target_types);
-  filter["target_ids"] = Strings(f.target_ids);
-  filter["actor_names"] = Strings(job.request.actor_names);
-  if (f.from) filter["from"] = *f.from;
-  if (f.to) filter["to"] = *f.to;
+  json::object filter = EncodeFilterRecord(job.request.filter);
+  filter["actor_names"] = JsonStrings(job.request.actor_names);
   json::object o;
   o["id"] = job.id;
   o["filter"] = std::move(filter);
@@ -142,18 +117,10 @@ Result<ExportJob> DecodeExportJob(std::string_view text) {
   try {
     job.id = std::string(o.at("id").as_string());
     const json::object& f = o.at("filter").as_object();
-    EventFilter& filter = job.request.filter;
-    filter.organization_id = std::string(f.at("organization_id").as_string());
-    if (!GetStrings(f, "actions", &filter.actions) ||
-        !GetStrings(f, "action_prefixes", &filter.action_prefixes) ||
-        !GetStrings(f, "actor_ids", &filter.actor_ids) ||
-        !GetStrings(f, "target_types", &filter.target_types) ||
-        !GetStrings(f, "target_ids", &filter.target_ids) ||
-        !GetStrings(f, "actor_names", &job.request.actor_names)) {
+    if (!DecodeFilterRecord(f, &job.request.filter) ||
+        !GetJsonStrings(f, "actor_names", &job.request.actor_names)) {
       return corrupt;
     }
-    if (const json::value* from = f.if_contains("from")) filter.from = from->to_number<int64_t>();
-    if (const json::value* to = f.if_contains("to")) filter.to = to->to_number<int64_t>();
     Result<ExportFormat> format = ParseExportFormat(o.at("format").as_string());
     if (!format.ok()) return corrupt;
     job.request.format = *format;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "annals/event.h"
 #include "annals/status.h"
 
@@ -76,6 +78,32 @@ class Sink {
   // The largest single event (its `json`) the destination accepts; a larger one is
   // dead-lettered with a reason instead of being sent.
   virtual size_t max_event_bytes() const = 0;
+};
+
+}  // namespace annals::sinks
+
+namespace annals::sinks {
+
+// Turns a stream's destination (`type` and `config`) into sinks. Implementations are
+// immutable and thread-safe.
+class SinkFactory {
+ public:
+  virtual ~SinkFactory() = default;
+
+  // Whether `type` names a destination this build supports.
+  virtual bool Knows(const std::string& type) const = 0;
+  // OK when `config` is a complete, valid configuration of `type`; otherwise kInvalidArgument
+  // ("invalid_stream_config", or "destination_not_allowed" for an address the policy refuses)
+  // with details at "/config/…".
+  virtual Status Validate(const std::string& type, const boost::json::object& config) const = 0;
+  // A new sink for a valid configuration.
+  virtual Result<std::unique_ptr<Sink>> Create(const std::string& type,
+                                               const boost::json::object& config) const = 0;
+  // The config members of `type` that are write-only (credentials): stored, never returned.
+  virtual std::vector<std::string> SecretFields(const std::string& type) const = 0;
+  // The most events and bytes (sum of event JSON) one delivery of `type` may carry.
+  virtual size_t MaxBatchEvents(const std::string& type) const = 0;
+  virtual size_t MaxBatchBytes(const std::string& type) const = 0;
 };
 
 }  // namespace annals::sinks
