@@ -227,6 +227,20 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "GET", "/v1/exports/{id}", kScopeEventsRead, true, &Api::GetExport);
   // Authorized by the URL's signature, so a browser or curl can fetch it without a key.
   add(&routes_, "GET", "/v1/exports/{id}/download", 0, false, &Api::DownloadExport);
+  add(&routes_, "POST", "/v1/streams", kScopeAdmin, true, &Api::CreateStream);
+  add(&routes_, "GET", "/v1/streams", kScopeAdmin, true, &Api::ListStreams);
+  add(&routes_, "GET", "/v1/streams/{id}", kScopeAdmin, true, &Api::GetStream);
+  add(&routes_, "PATCH", "/v1/streams/{id}", kScopeAdmin, true, &Api::PatchStream);
+  add(&routes_, "DELETE", "/v1/streams/{id}", kScopeAdmin, true, &Api::DeleteStream);
+  add(&routes_, "POST", "/v1/streams/{id}/pause", kScopeAdmin, true, &Api::PauseStream);
+  add(&routes_, "POST", "/v1/streams/{id}/resume", kScopeAdmin, true, &Api::ResumeStream);
+  add(&routes_, "POST", "/v1/streams/{id}/replay", kScopeAdmin, true, &Api::ReplayStream);
+  add(&routes_, "POST", "/v1/streams/{id}/test", kScopeAdmin, true, &Api::TestStream);
+  add(&routes_, "GET", "/v1/streams/{id}/dead-letters", kScopeAdmin, true, &Api::ListDeadLetters);
+  add(&routes_, "POST", "/v1/streams/{id}/dead-letters/{dead_letter}/redrive", kScopeAdmin, true,
+      &Api::RedriveDeadLetter);
+  add(&routes_, "DELETE", "/v1/streams/{id}/dead-letters/{dead_letter}", kScopeAdmin, true,
+      &Api::DeleteDeadLetter);
   add(&routes_, "POST", "/v1/sources/dynamodb/{name}", kScopeEventsWrite, true,
       &Api::PostDynamoDbBatch);
   add(&routes_, "POST", "/v1/sources/sqs/{name}", kScopeEventsWrite, true, &Api::PostSqsBatch);

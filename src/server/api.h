@@ -40,6 +40,10 @@ class SchemaRegistry;
 class PortalLinks;
 }  // namespace workos
 
+namespace streams {
+class StreamManager;
+struct StreamInfo;
+}  // namespace streams
 namespace exports {
 class ExportManager;
 struct ExportJob;
@@ -82,6 +86,9 @@ struct ApiDeps {
   workos::SchemaRegistry* schemas = nullptr;
   // Portal links; null: the portal routes answer 503.
   workos::PortalLinks* portal = nullptr;
+
+  // Log streams (/v1/streams); null: the stream routes answer 503.
+  streams::StreamManager* streams = nullptr;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -154,6 +161,22 @@ class Api {
   std::string ExportJson(const exports::ExportJob& job) const;
   // A fresh signed download URL of a ready export; sets *expires_at (Unix seconds).
   std::string ExportUrl(const exports::ExportJob& job, int64_t* expires_at) const;
+  // log streams (api_streams.cc)
+  void CreateStream(Call& c);
+  void ListStreams(Call& c);
+  void GetStream(Call& c);
+  void PatchStream(Call& c);
+  void DeleteStream(Call& c);
+  void PauseStream(Call& c);
+  void ResumeStream(Call& c);
+  void SetStreamPaused(Call& c, bool paused);
+  void ReplayStream(Call& c);
+  void TestStream(Call& c);
+  void ListDeadLetters(Call& c);
+  void RedriveDeadLetter(Call& c);
+  void DeleteDeadLetter(Call& c);
+  std::string StreamJson(const streams::StreamInfo& stream) const;
+  Result<std::string> StreamScope(const Call& c) const;
   // change capture pushed by AWS Lambda (api_lambda.cc)
   void PostDynamoDbBatch(Call& c);
   void PostSqsBatch(Call& c);

@@ -25,8 +25,6 @@ namespace {
 using exports::ExportJob;
 using exports::ExportState;
 
-constexpr std::string_view kFilterNames[] = {"action", "actor_id", "target_type", "target_id"};
-
 Status NoExports() {
   return Status::Unavailable("exports are not available on this server", "not_ready");
 }
@@ -47,34 +45,25 @@ std::string QueryEncode(std::string_view s) {
   return out;
 }
 
-void AppendStrings(const std::vector<std::string>& values, std::string* out) {
-  *out += '[';
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) *out += ',';
-    AppendJsonString(values[i], out);
-  }
-  *out += ']';
-}
-
 // The filter as the request named it (action prefixes shown as "<prefix>*").
 void AppendFilter(const exports::ExportRequest& r, std::string* out) {
   const EventFilter& f = r.filter;
   std::vector<std::string> actions = f.actions;
   for (const auto& p : f.action_prefixes) actions.push_back(p + "*");
   *out += "{\"action\":";
-  AppendStrings(actions, out);
+  AppendJsonStringArray(actions, out);
   *out += ",\"actor_id\":";
-  AppendStrings(f.actor_ids, out);
+  AppendJsonStringArray(f.actor_ids, out);
   if (!r.actor_names.empty()) {
     *out += ",\"actor_name\":";
-    AppendStrings(r.actor_names, out);
+    AppendJsonStringArray(r.actor_names, out);
   }
   *out += ",\"from\":";
   AppendJsonTimeOrNull(f.from.value_or(0), out);
   *out += ",\"target_id\":";
-  AppendStrings(f.target_ids, out);
+  AppendJsonStringArray(f.target_ids, out);
   *out += ",\"target_type\":";
-  AppendStrings(f.target_types, out);
+  AppendJsonStringArray(f.target_types, out);
   *out += ",\"to\":";
   AppendJsonTimeOrNull(f.to.value_or(0), out);
   *out += '}';
@@ -172,26 +161,7 @@ void Api::CreateExport(Call& c) {
   }
   exports::ExportRequest request;
   std::vector<ErrorDetail> errors;
-  for (std::string_view name : kFilterNames) {
-    const boost::json::value* v = fields.Raw(name);
-    if (v == nullptr) continue;
-    const std::string n(name);
-    if (v->is_string()) {
-      ApplyFilterParam(n, std::string(v->as_string()), "/" + n, &request.filter, &errors);
-    } else if (v->is_array() && !v->as_array().empty()) {
-      const boost::json::array& a = v->as_array();
-      for (size_t i = 0; i < a.size(); ++i) {
-        const std::string path = "/" + n + "/" + std::to_string(i);
-        if (!a[i].is_string()) {
-          errors.push_back({path, n + " values must be strings"});
-          continue;
-        }
-        ApplyFilterParam(n, std::string(a[i].as_string()), path, &request.filter, &errors);
-      }
-    } else {
-      errors.push_back({"/" + n, n + " must be a string or a non-empty array of strings"});
-    }
-  }
+  ReadFilterMembers(*body, "", &request.filter, &errors);
   for (const char* name : {"from", "to"}) {
     bool is_null = false;
     std::optional<TimestampUs> t = fields.TimeOrNull(name, &is_null);

@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "access/principal.h"
 #include "http/error_mapping.h"
 #include "http/http_types.h"
-#include "server/api.h"
 #include "domain/event_decoder.h"
+#include "server/api.h"
 
 namespace annals {
 
@@ -61,6 +63,22 @@ std::string IdPageJson(const std::vector<std::string>& items_json,
 std::string MediaType(const HttpRequest& req);
 // An Idempotency-Key header value: 1 to 256 printable ASCII characters.
 bool ValidIdempotencyKey(const std::string& key);
+
+// --- The common filter vocabulary in request bodies (exports, streams) ---
+
+// The filter members a body may carry: "action" (exact, or "prefix.*"), "actor_id",
+// "target_type", "target_id"; each a string or a non-empty array of strings.
+inline constexpr std::string_view kFilterMemberNames[] = {"action", "actor_id", "target_type",
+                                                          "target_id"};
+// Reads those members of `body` into `filter`, recording a detail per problem at
+// `base` + "/<member>[/<index>]". Other members are ignored.
+void ReadFilterMembers(const boost::json::object& body, const std::string& base,
+                       EventFilter* filter, std::vector<ErrorDetail>* errors);
+// {"action":[…],"actor_id":[…],"target_id":[…],"target_type":[…]}, action prefixes shown
+// as "<prefix>*".
+void AppendFilterMembersJson(const EventFilter& filter, std::string* out);
+// A JSON array of strings.
+void AppendJsonStringArray(const std::vector<std::string>& values, std::string* out);
 
 // --- WorkOS-compatible API (api_workos.cc) ---
 

@@ -62,6 +62,21 @@ struct DeliveryResult {
   std::optional<std::chrono::milliseconds> retry_after;
 };
 
+// "delivered", "retry", "failed", "rejected".
+inline const char* DeliveryOutcomeName(DeliveryOutcome outcome) {
+  switch (outcome) {
+    case DeliveryOutcome::kDelivered:
+      return "delivered";
+    case DeliveryOutcome::kRetry:
+      return "retry";
+    case DeliveryOutcome::kFailed:
+      return "failed";
+    case DeliveryOutcome::kRejected:
+      return "rejected";
+  }
+  return "failed";
+}
+
 // Maps an HTTP status to an outcome as every HTTP destination does (2xx delivered; 408, 429
 // and 5xx retried; 400, 413 and 422 rejected; every other status failed).
 DeliveryOutcome OutcomeForHttpStatus(int status);

@@ -44,20 +44,6 @@ Status NotFound(const std::string& id) {
                           "stream_not_found");
 }
 
-const char* OutcomeName(DeliveryOutcome o) {
-  switch (o) {
-    case DeliveryOutcome::kDelivered:
-      return "delivered";
-    case DeliveryOutcome::kRetry:
-      return "retry";
-    case DeliveryOutcome::kFailed:
-      return "failed";
-    case DeliveryOutcome::kRejected:
-      return "rejected";
-  }
-  return "failed";
-}
-
 std::string EncodeSpecRecord(const StreamInfo& s) {
   json::object o;
   o["id"] = s.id;
@@ -371,7 +357,7 @@ Status StreamManager::Worker::Fill(const StreamInfo& s, uint64_t limit_seq) {
 void StreamManager::Worker::RecordFailure(const DeliveryResult& r, TimestampUs now,
                                           std::chrono::milliseconds delay) {
   ++info.consecutive_failures;
-  info.last_error = std::string(OutcomeName(r.outcome)) + ": " + r.detail;
+  info.last_error = std::string(sinks::DeliveryOutcomeName(r.outcome)) + ": " + r.detail;
   info.last_error_at = now;
   info.last_http_status = r.http_status;
   info.next_attempt_at = now + std::chrono::duration_cast<std::chrono::microseconds>(delay).count();
