@@ -30,6 +30,7 @@ install_npm_lockfile() {
   return 0
 }
 install_npm_lockfile "$(cd "$(dirname "$0")/.." && pwd)/tests/workos-sdk"
+install_npm_lockfile "$(cd "$(dirname "$0")/.." && pwd)/tests/s3"
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config ccache
