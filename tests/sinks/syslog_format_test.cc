@@ -51,9 +51,8 @@ TEST(SyslogFormat, FormatsTheWholeMessageExactly) {
 
 TEST(SyslogFormat, PriIsFacilityTimesEightPlusNotice) {
   SyslogHeader h = SampleHeader();
-  for (const auto& [facility, pri] :
-       std::vector<std::pair<int, std::string>>{{0, "<5>1 "}, {4, "<37>1 "}, {13, "<109>1 "},
-                                                 {16, "<133>1 "}, {23, "<189>1 "}}) {
+  for (const auto& [facility, pri] : std::vector<std::pair<int, std::string>>{
+           {0, "<5>1 "}, {4, "<37>1 "}, {13, "<109>1 "}, {16, "<133>1 "}, {23, "<189>1 "}}) {
     h.facility = facility;
     EXPECT_EQ(FormatSyslogMessage(h, "o", SampleEvent()).substr(0, pri.size()), pri);
   }
@@ -78,7 +77,12 @@ TEST(SyslogFormat, ParamValuesKeepUtf8AndReplaceInvalidBytes) {
   EXPECT_EQ(out, "caf\xC3\xA9 \xE6\x97\xA5 \xF0\x9F\x98\x80");
   out.clear();
   // A lone continuation byte, an overlong '/', a UTF-16 surrogate and a truncated sequence.
-  AppendSyslogParamValue("a\x80" "b\xC0\xAF" "c\xED\xA0\x80" "d\xE6\x97", &out);
+  AppendSyslogParamValue(
+      "a\x80"
+      "b\xC0\xAF"
+      "c\xED\xA0\x80"
+      "d\xE6\x97",
+      &out);
   const std::string r = "\xEF\xBF\xBD";
   EXPECT_EQ(out, "a" + r + "b" + r + r + "c" + r + r + r + "d" + r + r);
 }
@@ -95,7 +99,9 @@ TEST(SyslogFormat, MsgIdIsTheActionMadeIntoAToken) {
   EXPECT_EQ(msgid("user.signed_in"), "user.signed_in");
   // Each non-ASCII code point becomes one '_'; so does a space, a control or an invalid byte.
   EXPECT_EQ(msgid("caf\xC3\xA9.cr\xC3\xA9\xC3\xA9"), "caf_.cr__");
-  EXPECT_EQ(msgid("a b\tc\xFF" "d"), "a_b_c_d");
+  EXPECT_EQ(msgid("a b\tc\xFF"
+                  "d"),
+            "a_b_c_d");
   EXPECT_EQ(msgid("\xE6\x97\xA5\xE6\x9C\xAC"), "__");
   // Cut to 32 octets.
   EXPECT_EQ(msgid("abcdefghijklmnopqrstuvwxyz.0123456789"), "abcdefghijklmnopqrstuvwxyz.01234");
@@ -136,7 +142,7 @@ TEST(SyslogFormat, JsonIsSentVerbatimAfterTheBom) {
   SinkEvent e = SampleEvent();
   e.json = "{\"name\":\"Zo\xC3\xAB \xE6\x97\xA5\\\"]\\\\\"}";
   const std::string m = FormatSyslogMessage(SampleHeader(), "o", e);
-  EXPECT_EQ(m.substr(m.size() - e.json.size() - 4), "] " + kBom + e.json);
+  EXPECT_EQ(m.substr(m.size() - e.json.size() - 5), "] " + kBom + e.json);
 }
 
 TEST(SyslogFormat, SanitizesTokens) {
@@ -249,16 +255,14 @@ TEST(SyslogConfig, RejectsEveryBadFieldWithItsPath) {
   EXPECT_EQ(ProblemPaths(R"([])"), V{"/config"});
   EXPECT_EQ(ProblemPaths(R"({})"), V{"/config/host"});
   EXPECT_EQ(ProblemPaths(R"({"host":""})"), V{"/config/host"});
-  for (const char* host : {"https://logs.example.com", "logs.example.com:6514", "a b",
-                           "logs.example.com/x", "[logs.example.com]", "-bad", "a..b",
-                           "caf\u00e9.example"}) {
-    EXPECT_EQ(ProblemPaths(std::string(R"({"host":")") + host + "\"}"), V{"/config/host"})
-        << host;
+  for (const char* host :
+       {"https://logs.example.com", "logs.example.com:6514", "a b", "logs.example.com/x",
+        "[logs.example.com]", "-bad", "a..b", "caf\u00e9.example"}) {
+    EXPECT_EQ(ProblemPaths(std::string(R"({"host":")") + host + "\"}"), V{"/config/host"}) << host;
   }
   EXPECT_EQ(ProblemPaths(R"({"host":7})"), V{"/config/host"});
   for (const char* port : {"0", "65536", "-1", "\"6514\"", "6514.0", "true"}) {
-    EXPECT_EQ(ProblemPaths(std::string(R"({"host":"h","port":)") + port + "}"),
-              V{"/config/port"})
+    EXPECT_EQ(ProblemPaths(std::string(R"({"host":"h","port":)") + port + "}"), V{"/config/port"})
         << port;
   }
   EXPECT_EQ(ProblemPaths(R"({"host":"h","tls":false})"), V{"/config/port"});
@@ -270,8 +274,7 @@ TEST(SyslogConfig, RejectsEveryBadFieldWithItsPath) {
   EXPECT_EQ(ProblemPaths(R"({"host":"h","ca_pem":"not pem"})"), V{"/config/ca_pem"});
   EXPECT_EQ(ProblemPaths(R"({"host":"h","app_name":""})"), V{"/config/app_name"});
   EXPECT_EQ(ProblemPaths(R"({"host":"h","app_name":"my app"})"), V{"/config/app_name"});
-  EXPECT_EQ(ProblemPaths(std::string(R"({"host":"h","app_name":")") + std::string(49, 'a') +
-                         "\"}"),
+  EXPECT_EQ(ProblemPaths(std::string(R"({"host":"h","app_name":")") + std::string(49, 'a') + "\"}"),
             V{"/config/app_name"});
   EXPECT_EQ(ProblemPaths(R"({"host":"h","app_name":"caf\u00e9"})"), V{"/config/app_name"});
   for (const char* facility : {"24", "-1", "\"LOCAL0\"", "\"local8\"", "\"\"", "16.5", "null"}) {
@@ -280,9 +283,9 @@ TEST(SyslogConfig, RejectsEveryBadFieldWithItsPath) {
         << facility;
   }
   EXPECT_EQ(ProblemPaths(R"({"host":"h","hostname":"a b"})"), V{"/config/hostname"});
-  EXPECT_EQ(ProblemPaths(std::string(R"({"host":"h","hostname":")") + std::string(256, 'a') +
-                         "\"}"),
-            V{"/config/hostname"});
+  EXPECT_EQ(
+      ProblemPaths(std::string(R"({"host":"h","hostname":")") + std::string(256, 'a') + "\"}"),
+      V{"/config/hostname"});
   EXPECT_EQ(ProblemPaths(R"({"host":"h","url":"x","a/b~c":1})"),
             (V{"/config/url", "/config/a~1b~0c"}));
 }

@@ -6,8 +6,10 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -118,8 +120,8 @@ std::string Quoted(const std::string& path) { return "\"" + path + "\""; }
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/annals-syslog-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/annals-syslog-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
   }
@@ -171,7 +173,8 @@ uint16_t PickFreePort() {
 }
 
 std::string RsyslogServer::Binary() {
-  for (const char* candidate : {"/usr/sbin/rsyslogd", "/usr/local/sbin/rsyslogd", "/sbin/rsyslogd"}) {
+  for (const char* candidate :
+       {"/usr/sbin/rsyslogd", "/usr/local/sbin/rsyslogd", "/sbin/rsyslogd"}) {
     if (access(candidate, X_OK) == 0) return candidate;
   }
   return {};
@@ -299,17 +302,19 @@ RsyslogServer::~RsyslogServer() { Stop(); }
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return ::testing::AssertionFailure() << "rsyslogd exited during startup (status "
-                                           << status << ")\n" << Diagnostics();
+      return ::testing::AssertionFailure()
+             << "rsyslogd exited during startup (status " << status << ")\n"
+             << Diagnostics();
     }
     if (Listening(tcp_port_) && Listening(tls_port_) && Listening(wrong_name_port_)) {
       return ::testing::AssertionSuccess();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return ::testing::AssertionFailure() << "rsyslogd did not listen on ports " << tcp_port_
-                                       << ", " << tls_port_ << " and " << wrong_name_port_
-                                       << " within 20 s\n" << Diagnostics();
+  return ::testing::AssertionFailure()
+         << "rsyslogd did not listen on ports " << tcp_port_ << ", " << tls_port_ << " and "
+         << wrong_name_port_ << " within 20 s\n"
+         << Diagnostics();
 }
 
 bool RsyslogServer::Listening(uint16_t port) const {
@@ -369,6 +374,69 @@ std::string RsyslogServer::Diagnostics() const {
          "--- rsyslog.conf ---\n" + ReadFile(dir_ + "/rsyslog.conf");
 }
 
+MisbehavingReceiver::MisbehavingReceiver(Mode mode, const PemPair* tls_identity) : mode_(mode) {
+  if (tls_identity != nullptr) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    BIO* cert_bio = BIO_new_mem_buf(tls_identity->cert.data(), -1);
+    BIO* key_bio = BIO_new_mem_buf(tls_identity->key.data(), -1);
+    X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+    if (cert == nullptr || key == nullptr || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+      ADD_FAILURE() << "cannot set up the test TLS listener";
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    BIO_free(cert_bio);
+    BIO_free(key_bio);
+    tls_ctx_ = ctx;
+  }
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listen_fd_, 8) != 0 ||
+      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "cannot listen: " << std::strerror(errno);
+    return;
+  }
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { Serve(); });
+}
+
+MisbehavingReceiver::~MisbehavingReceiver() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  for (const int fd : held_) close(fd);
+  if (listen_fd_ >= 0) close(listen_fd_);
+  SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
+}
+
+void MisbehavingReceiver::Serve() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    if (tls_ctx_ != nullptr) {
+      const timeval five_seconds{5, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof five_seconds);
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &five_seconds, sizeof five_seconds);
+      SSL* ssl = SSL_new(static_cast<SSL_CTX*>(tls_ctx_));
+      SSL_set_fd(ssl, fd);
+      SSL_accept(ssl);
+      SSL_free(ssl);  // without close_notify: the TLS session is simply abandoned
+    }
+    if (mode_ == Mode::kNeverRead) {
+      held_.push_back(fd);
+    } else {
+      close(fd);
+    }
+  }
+}
+
 std::optional<ParsedSyslog> ParseRfc5424(const std::string& m) {
   ParsedSyslog p;
   size_t pos = 0;
@@ -387,8 +455,8 @@ std::optional<ParsedSyslog> ParseRfc5424(const std::string& m) {
   std::string version;
   if (!token(&version)) return std::nullopt;
   p.version = std::atoi(version.c_str());
-  if (!token(&p.timestamp) || !token(&p.hostname) || !token(&p.app_name) ||
-      !token(&p.procid) || !token(&p.msgid)) {
+  if (!token(&p.timestamp) || !token(&p.hostname) || !token(&p.app_name) || !token(&p.procid) ||
+      !token(&p.msgid)) {
     return std::nullopt;
   }
   if (pos >= m.size() || m[pos] != '[') return std::nullopt;

@@ -3,16 +3,17 @@
 // what the receiver wrote.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace annals::sinks::syslog_testing {
 
@@ -97,6 +98,30 @@ class RsyslogServer {
   std::string ca_file_, other_ca_file_;
   uint16_t tcp_port_ = 0, tls_port_ = 0, wrong_name_port_ = 0;
   pid_t pid_ = -1;
+};
+
+// A bare TCP listener on 127.0.0.1 (TLS when given an identity) that misbehaves on purpose:
+// it accepts connections and either closes each one (after the TLS handshake) without reading,
+// or holds it open without ever reading. Serves until destroyed.
+class MisbehavingReceiver {
+ public:
+  enum class Mode { kCloseWithoutReading, kNeverRead };
+  MisbehavingReceiver(Mode mode, const PemPair* tls_identity);
+  ~MisbehavingReceiver();
+  MisbehavingReceiver(const MisbehavingReceiver&) = delete;
+  MisbehavingReceiver& operator=(const MisbehavingReceiver&) = delete;
+  uint16_t port() const { return port_; }
+
+ private:
+  void Serve();
+
+  Mode mode_;
+  void* tls_ctx_ = nullptr;  // SSL_CTX*
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::vector<int> held_;  // kNeverRead connections, closed on destruction
+  std::thread thread_;
 };
 
 // One RFC 5424 message split into its fields; parsed independently of the code under test.

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
-#include <algorithm>
 #include <climits>
 
 #include "domain/time.h"
@@ -17,9 +17,9 @@ constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
 
 constexpr std::array<std::string_view, 24> kFacilityNames = {
-    "kern",   "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
-    "uucp",   "cron",   "authpriv", "ftp",  "ntp",    "audit",  "alert",  "clock",
-    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
+    "kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "audit",  "alert",  "clock",
+    "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
 
 bool IsPrintUsAscii(unsigned char c) { return c >= 33 && c <= 126; }
 
@@ -137,8 +137,8 @@ void AppendSyslogMessage(const SyslogHeader& header, std::string_view organizati
   const std::string_view occurred(time_buf,
                                   WriteRfc3339Micros(event.occurred_at, time_buf) - time_buf);
   // FULL-DATE has a 4-digit year: expanded years (with a sign) cannot be sent.
-  const bool representable = !occurred.empty() && occurred.front() != '+' &&
-                             occurred.front() != '-';
+  const bool representable =
+      !occurred.empty() && occurred.front() != '+' && occurred.front() != '-';
   out->append(representable ? occurred : kNil);
   out->push_back(' ');
   out->append(header.hostname);

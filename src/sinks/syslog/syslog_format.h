@@ -38,7 +38,7 @@
 
 namespace annals::sinks {
 
-inline constexpr int kSyslogSeverity = 5;  // notice
+inline constexpr int kSyslogSeverity = 5;          // notice
 inline constexpr int kSyslogDefaultFacility = 16;  // local0
 inline constexpr std::string_view kSyslogSdId = "annals@32473";
 inline constexpr size_t kSyslogMaxHostname = 255;

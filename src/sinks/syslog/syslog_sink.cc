@@ -17,14 +17,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <thread>
 #include <utility>
-
-#include <boost/json/object.hpp>
-#include <boost/json/string.hpp>
 
 namespace annals::sinks {
 namespace {
@@ -265,8 +264,9 @@ Result<SyslogConfig> ParseSyslogConfig(const boost::json::value& config) {
       const boost::json::string* s = v.if_string();
       if (s == nullptr || s->size() > kMaxCaPemBytes ||
           ReadPemCertificates(std::string_view(*s), nullptr) <= 0) {
-        problem(path, "must be one or more PEM certificates (\"-----BEGIN CERTIFICATE-----\"), "
-                      "at most 256 KiB");
+        problem(path,
+                "must be one or more PEM certificates (\"-----BEGIN CERTIFICATE-----\"), "
+                "at most 256 KiB");
       } else {
         out.ca_pem = std::string(*s);
       }
@@ -319,8 +319,8 @@ Result<SyslogConfig> ParseSyslogConfig(const boost::json::value& config) {
   }
 
   if (!problems.empty()) {
-    std::string message = "invalid syslog stream config: " + problems.front().path.substr(8) +
-                          " " + problems.front().message;
+    std::string message = "invalid syslog stream config: " + problems.front().path.substr(8) + " " +
+                          problems.front().message;
     if (problems.size() > 1) {
       message += " (and " + std::to_string(problems.size() - 1) + " more problem" +
                  (problems.size() > 2 ? "s" : "") + ")";
@@ -423,8 +423,8 @@ SyslogSink::StepResult SyslogSink::Connect() {
     return Fail(DeliveryOutcome::kFailed,
                 addresses.status().error_code() + ": " + addresses.status().message());
   }
-  const int timeout_ms = static_cast<int>(
-      std::clamp<int64_t>(options_.connect_timeout.count(), 1, INT32_MAX));
+  const int timeout_ms =
+      static_cast<int>(std::clamp<int64_t>(options_.connect_timeout.count(), 1, INT32_MAX));
   Result<int> fd = ConnectTcp(*addresses, timeout_ms);
   if (!fd.ok()) {
     return Fail(DeliveryOutcome::kRetry, fd.status().error_code() + ": " + config_.host + ":" +
@@ -459,10 +459,14 @@ Status SyslogSink::LoadTrustAnchors() {
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   Status status;
   if (!config_.ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
-      status = Status::InvalidArgument("cannot load the CA certificates of ca_file '" +
-                                           config_.ca_file + "': " + OpenSslError(),
-                                       "invalid_stream_config");
+    if (access(config_.ca_file.c_str(), R_OK) != 0) {
+      status = Status::InvalidArgument(
+          "cannot read ca_file '" + config_.ca_file + "': " + std::strerror(errno),
+          "invalid_stream_config");
+    } else if (SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
+      status = Status::InvalidArgument(
+          "cannot load the CA certificates of ca_file '" + config_.ca_file + "': " + OpenSslError(),
+          "invalid_stream_config");
     }
   } else if (!config_.ca_pem.empty()) {
     if (ReadPemCertificates(config_.ca_pem, SSL_CTX_get_cert_store(ctx)) <= 0) {
@@ -470,8 +474,8 @@ Status SyslogSink::LoadTrustAnchors() {
                                        "invalid_stream_config");
     }
   } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-    status = Status::Internal("cannot load the system's trusted CA certificates: " +
-                              OpenSslError());
+    status =
+        Status::Internal("cannot load the system's trusted CA certificates: " + OpenSslError());
   }
   if (!status.ok()) {
     SSL_CTX_free(ctx);
@@ -488,8 +492,8 @@ SyslogSink::StepResult SyslogSink::Handshake(Deadline deadline) {
   ERR_clear_error();
   ssl_ = SSL_new(ctx_);
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
-    return Fail(DeliveryOutcome::kRetry, "cannot start TLS with " + Where() + ": " +
-                                             OpenSslError());
+    return Fail(DeliveryOutcome::kRetry,
+                "cannot start TLS with " + Where() + ": " + OpenSslError());
   }
   const std::string bare(BareHost(config_.host));
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
@@ -501,7 +505,8 @@ SyslogSink::StepResult SyslogSink::Handshake(Deadline deadline) {
     // SNI carries DNS names only (RFC 6066 §3); a trailing dot is not part of it.
     std::string sni = bare;
     if (!sni.empty() && sni.back() == '.') sni.pop_back();
-    named = SSL_set_tlsext_host_name(ssl_, sni.c_str()) == 1 && SSL_set1_host(ssl_, sni.c_str()) == 1;
+    named =
+        SSL_set_tlsext_host_name(ssl_, sni.c_str()) == 1 && SSL_set1_host(ssl_, sni.c_str()) == 1;
   }
   if (!named) {
     return Fail(DeliveryOutcome::kFailed,
@@ -522,23 +527,24 @@ SyslogSink::StepResult SyslogSink::Handshake(Deadline deadline) {
     const long verify = SSL_get_verify_result(ssl_);
     if (verify != X509_V_OK) {
       return Fail(DeliveryOutcome::kFailed,
-                  "TLS certificate verification of " + Where() + " failed: " +
-                      X509_verify_cert_error_string(verify));
+                  "TLS certificate verification of " + Where() +
+                      " failed: " + X509_verify_cert_error_string(verify));
     }
     if (err == SSL_ERROR_SSL) {
       const unsigned long e = ERR_peek_last_error();
-      const bool eof = ERR_GET_LIB(e) == ERR_LIB_SSL &&
-                       ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+      const bool eof =
+          ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
       const std::string why = OpenSslError();
       if (eof) {
-        return Fail(DeliveryOutcome::kRetry,
-                    "the receiver at " + Where() + " closed the connection during the TLS "
-                    "handshake");
+        return Fail(DeliveryOutcome::kRetry, "the receiver at " + Where() +
+                                                 " closed the connection during the TLS "
+                                                 "handshake");
       }
-      return Fail(DeliveryOutcome::kFailed, "the TLS handshake with " + Where() + " failed: " + why);
+      return Fail(DeliveryOutcome::kFailed,
+                  "the TLS handshake with " + Where() + " failed: " + why);
     }
-    const std::string why = err == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno)
-                                                                  : "connection closed";
+    const std::string why =
+        err == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno) : "connection closed";
     return Fail(DeliveryOutcome::kRetry, "the TLS handshake with " + Where() + " failed: " + why);
   }
 }
@@ -564,7 +570,7 @@ SyslogSink::StepResult SyslogSink::WriteAll(std::string_view data, Deadline dead
       if (err == SSL_ERROR_WANT_READ) {
         wait_for = POLLIN;
       } else if (err != SSL_ERROR_WANT_WRITE) {
-        return failed(err == SSL_ERROR_SSL          ? OpenSslError()
+        return failed(err == SSL_ERROR_SSL                     ? OpenSslError()
                       : err == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno)
                                                                : "connection closed");
       }
@@ -591,9 +597,9 @@ SyslogSink::StepResult SyslogSink::AwaitAcknowledgement(Deadline deadline) {
     const bool known = ioctl(fd_, SIOCOUTQ, &unacknowledged) == 0;
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP)) != 0) {
-      return Fail(DeliveryOutcome::kRetry, "the connection to " + Where() +
-                                               " broke before every byte was acknowledged: " +
-                                               SocketErrorText(fd_));
+      return Fail(DeliveryOutcome::kRetry,
+                  "the connection to " + Where() +
+                      " broke before every byte was acknowledged: " + SocketErrorText(fd_));
     }
     if (!known || unacknowledged == 0) return std::nullopt;
     const int left_ms = RemainingMs(deadline);
@@ -602,8 +608,8 @@ SyslogSink::StepResult SyslogSink::AwaitAcknowledgement(Deadline deadline) {
                                                std::to_string(unacknowledged) +
                                                " bytes within the write timeout");
     }
-    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(
-        pause, std::chrono::milliseconds(left_ms)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(pause, std::chrono::milliseconds(left_ms)));
     pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
   }
 }
@@ -643,8 +649,8 @@ DeliveryResult SyslogSink::Deliver(const SinkBatch& batch) {
   last_used_ = clock_->NowMicros();
   DeliveryResult r;
   r.outcome = DeliveryOutcome::kDelivered;
-  r.detail = std::to_string(batch.events.size()) + " messages (" +
-             std::to_string(payload.size()) + " bytes) sent to " + Where();
+  r.detail = std::to_string(batch.events.size()) + " messages (" + std::to_string(payload.size()) +
+             " bytes) sent to " + Where();
   return r;
 }
 

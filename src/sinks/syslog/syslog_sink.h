@@ -36,6 +36,7 @@
 
 #include <openssl/types.h>
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -43,8 +44,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "annals/clock.h"
 #include "annals/status.h"
