@@ -102,7 +102,6 @@ struct CurlHttpClient::Transfer {
   HttpResponse response;
   Status refusal;        // the first address the policy refused, if any
   bool opened = false;   // a socket was opened to an allowed address
-  bool in_header_block = false;
 
   static curl_socket_t OpenSocket(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
     auto* t = static_cast<Transfer*>(clientp);

@@ -23,11 +23,12 @@
 //   host        optional  (no default)            }
 // Secret fields (write-only in the API): token.
 //
-// Size limits: HEC's max_content_length ([http_input] in limits.conf) long defaulted to
-// 1,000,000 bytes per request; annals keeps every request (and so every event) under that
-// bound. The envelope of one event is at most 462 bytes with the limits above (counted as
-// 512), so a batch holds at most 1000 events and 1,000,000 bytes of json + 512 per event, and
-// a single event at most 999,488 bytes.
+// Size limits: HEC refuses a request over max_content_length ([http_input] in limits.conf;
+// 1,000,000 bytes in older Splunk releases, larger in recent ones), so annals keeps every
+// request, and so every event, within 1,000,000 bytes: a bound every default accepts. The
+// envelope of one event is at most 462 bytes with the config limits above (counted as 512):
+// a batch holds at most 1000 events and 1,000,000 bytes of json + 512 per event, and a single
+// event at most 999,488 bytes.
 #pragma once
 
 #include <boost/json/value.hpp>
