@@ -23,4 +23,12 @@ std::string Base64UrlEncode(std::string_view data);
 // every byte string has exactly one accepted encoding.
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
+// Returns `data` in standard base64 (RFC 4648 section 4) with '=' padding.
+std::string Base64Encode(std::string_view data);
+
+// Decodes standard base64. '=' padding is optional, but when present it must be complete and
+// final; returns nullopt for any other character (including whitespace), for a length that
+// no encoding produces, and for non-zero unused bits in the last character.
+std::optional<std::string> Base64Decode(std::string_view text);
+
 }  // namespace annals

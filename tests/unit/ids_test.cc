@@ -171,6 +171,34 @@ TEST(Base64Url, DecodeIsStrict) {
   EXPECT_FALSE(Base64UrlDecode(std::string("Zm\0v", 4)).has_value());
 }
 
+TEST(Base64, Rfc4648Vectors) {
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""},             {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(Base64Encode(plain), encoded);
+    auto decoded = Base64Decode(encoded);
+    ASSERT_TRUE(decoded.has_value()) << encoded;
+    EXPECT_EQ(*decoded, plain);
+  }
+}
+
+TEST(Base64, UsesTheStandardAlphabetAndOptionalPadding) {
+  EXPECT_EQ(Base64Encode(std::string("\xfb\xff\xbf", 3)), "+/+/");
+  EXPECT_EQ(Base64Decode("+/+/"), std::string("\xfb\xff\xbf", 3));
+  EXPECT_EQ(Base64Decode("Zg"), std::string("f"));
+  EXPECT_EQ(Base64Decode("Zm8"), std::string("fo"));
+  EXPECT_FALSE(Base64Decode("-_-_").has_value());  // url alphabet
+  EXPECT_FALSE(Base64Decode("Zg=").has_value());   // incomplete padding
+  EXPECT_FALSE(Base64Decode("Zm8==").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v=").has_value());
+  EXPECT_FALSE(Base64Decode("Zg==Zg==").has_value());  // padding inside
+  EXPECT_FALSE(Base64Decode("=").has_value());
+  EXPECT_FALSE(Base64Decode("====").has_value());
+  EXPECT_FALSE(Base64Decode("Zh==").has_value());  // non-zero unused bits
+  EXPECT_FALSE(Base64Decode("Zm9v\n").has_value());
+}
+
 TEST(Base64Url, RoundTripsAllLengths) {
   std::string data;
   for (int i = 0; i < 300; ++i) {
