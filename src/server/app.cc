@@ -25,6 +25,8 @@
 #include "server/logging.h"
 #include "server/retention_job.h"
 #include "exports/export_jobs.h"
+#include "sinks/destinations.h"
+#include "streams/stream_manager.h"
 #include "retention/retention.h"
 #include "sources/postgres_cdc/postgres_source.h"
 #include "sources/source.h"
@@ -180,6 +182,40 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     app->tail_ = std::make_unique<TailHub>(app->store_.get(), config.tail);
     TailHub* tail = app->tail_.get();
     ingestor->AddCommitObserver([tail](const std::vector<EventRecord>& e) { tail->Publish(e); });
+    // Log streams: the workers start with the server; commits only wake them.
+    sinks::DestinationOptions dopts;
+    dopts.policy.allow_private_destinations = config.streams.allow_private_destinations;
+    dopts.ca_file = config.streams.ca_file;
+    dopts.clock = &app->clock_;
+    app->destinations_ = std::make_unique<sinks::Destinations>(std::move(dopts));
+    streams::StreamManagerOptions so;
+    so.initial_backoff = std::chrono::milliseconds(config.streams.initial_backoff_us / 1000);
+    so.max_backoff = std::chrono::milliseconds(
+        std::max(config.streams.max_backoff_us, config.streams.initial_backoff_us) / 1000);
+    so.reject_attempts = static_cast<uint32_t>(config.streams.reject_attempts);
+    so.max_streams_per_organization = config.streams.max_per_organization;
+    Result<std::unique_ptr<streams::StreamManager>> streams = streams::StreamManager::Open(
+        so, app->store_.get(), &app->clock_, app->destinations_.get());
+    if (!streams.ok()) return streams.status();
+    app->streams_ = std::move(streams).value();
+    streams::StreamManager* stream_manager = app->streams_.get();
+    ingestor->AddCommitObserver([stream_manager](const std::vector<EventRecord>& e) {
+      stream_manager->OnCommit(e);
+    });
+    metrics->AddGauge("annals_stream_events_delivered",
+                      "Events accepted by log-stream destinations since start",
+                      [stream_manager] {
+                        return static_cast<double>(stream_manager->counters().delivered_events);
+                      });
+    metrics->AddGauge("annals_stream_failed_attempts",
+                      "Failed log-stream delivery attempts since start", [stream_manager] {
+                        return static_cast<double>(stream_manager->counters().failed_attempts);
+                      });
+    metrics->AddGauge("annals_stream_dead_lettered_events",
+                      "Events dead-lettered by log streams since start", [stream_manager] {
+                        return static_cast<double>(
+                            stream_manager->counters().dead_lettered_events);
+                      });
     metrics->AddGauge("annals_tail_subscribers", "Live-tail (SSE) subscribers",
                       [tail] { return static_cast<double>(tail->subscribers()); });
     metrics->AddGauge("annals_tail_events_delivered", "Events delivered to live-tail subscribers",
@@ -241,6 +277,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     app->exports_ = std::move(manager).value();
     deps.exports = app->exports_.get();
   }
+  deps.streams = app->streams_.get();
   api_options.export_url_ttl_us = config.exports.url_ttl_us;
   {
     // The configured public URL, or this server's own address once it listens (which is
@@ -351,6 +388,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     app->purge_job_->Start();
   }
   app->exports_->Start();
+  app->streams_->Start();
   return app;
 }
 
@@ -379,6 +417,7 @@ void App::Shutdown() {
   if (tail_) tail_->Stop();
   if (purge_job_) purge_job_->Stop();
   if (exports_) exports_->Stop();
+  if (streams_) streams_->Stop();
   if (maintenance_.joinable()) {
     {
       std::lock_guard lock(maintenance_mu_);
@@ -398,6 +437,8 @@ void App::Shutdown() {
   ingestor_.reset();
   api_.reset();
   exports_.reset();
+  streams_.reset();
+  destinations_.reset();
   push_sources_.reset();
   portal_.reset();
   schemas_.reset();

@@ -37,6 +37,12 @@ class PushSources;
 namespace exports {
 class ExportManager;
 }  // namespace exports
+namespace sinks {
+class Destinations;
+}  // namespace sinks
+namespace streams {
+class StreamManager;
+}  // namespace streams
 namespace workos {
 class SchemaRegistry;
 class PortalLinks;
@@ -80,6 +86,8 @@ class App {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<PurgeJob> purge_job_;
   std::unique_ptr<exports::ExportManager> exports_;
+  std::unique_ptr<sinks::Destinations> destinations_;
+  std::unique_ptr<streams::StreamManager> streams_;
   std::unique_ptr<PushSources> push_sources_;
   // WorkOS-compatible API: action schemas and portal links.
   std::unique_ptr<workos::SchemaRegistry> schemas_;

@@ -231,6 +231,26 @@ std::vector<Key> AllKeys() {
                           60LL * 1000000));
   k.push_back(DurationKey("exports", "url_ttl", &Config::exports, &ExportsConfig::url_ttl_us,
                           1000000));
+  k.push_back({"streams", "allow_private_destinations", "bool",
+               [](Config& c, const std::string& v) -> Status {
+                 if (v != "true" && v != "false") {
+                   return Bad("streams.allow_private_destinations", "must be true or false");
+                 }
+                 c.streams.allow_private_destinations = v == "true";
+                 return Status::Ok();
+               }});
+  k.push_back(DurationKey("streams", "initial_backoff", &Config::streams,
+                          &StreamsConfig::initial_backoff_us, 1000));
+  k.push_back(DurationKey("streams", "max_backoff", &Config::streams,
+                          &StreamsConfig::max_backoff_us, 1000));
+  k.push_back(IntKey("streams", "reject_attempts", &Config::streams,
+                     &StreamsConfig::reject_attempts, 1, 100));
+  k.push_back(IntKey("streams", "max_per_organization", &Config::streams,
+                     &StreamsConfig::max_per_organization, 1, 10000));
+  k.push_back({"streams", "ca_file", "string", [](Config& c, const std::string& v) -> Status {
+                 c.streams.ca_file = v;
+                 return Status::Ok();
+               }});
   k.push_back({"portal", "link_ttl", "duration", [](Config& c, const std::string& v) -> Status {
                  int64_t us = 0;
                  if (!ParseDurationUs(v, &us) || us < 1000000 || us > 86400LL * 1000000) {
@@ -405,7 +425,7 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
       if (var.rfind("ANNALS_", 0) != 0) continue;
       for (const char* section :
            {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL", "RETENTION",
-            "PORTAL"}) {
+            "PORTAL", "EXPORTS", "STREAMS"}) {
         std::string prefix = std::string("ANNALS_") + section + "_";
         if (var.rfind(prefix, 0) != 0) continue;
         std::string rest = var.substr(prefix.size());

@@ -57,6 +57,22 @@ struct ExportsConfig {
   int64_t url_ttl_us = 600LL * 1000000;
 };
 
+// [streams]: log streams to external destinations.
+struct StreamsConfig {
+  // Destinations whose address is loopback, private, link-local, cloud metadata or another
+  // non-public range are refused unless this is true (e.g. a SIEM on the same network).
+  bool allow_private_destinations = false;
+  // The first retry of a failed delivery waits this long; each further one twice as long,
+  // up to max_backoff (also how often a stream in `error` is retried).
+  int64_t initial_backoff_us = 1000000;
+  int64_t max_backoff_us = 300LL * 1000000;
+  // Attempts of a batch a destination refuses as malformed before it is dead-lettered.
+  size_t reject_attempts = 3;
+  size_t max_per_organization = 20;
+  // Extra trust anchors (PEM) for HTTPS destinations, besides the system's.
+  std::string ca_file;
+};
+
 // [portal]: links to the Audit Logs view (POST /portal/generate_link).
 struct PortalConfig {
   // How long a portal link stays valid (1 second to 1 day).
@@ -82,6 +98,7 @@ struct Config {
   RetentionConfig retention;
   ExportsConfig exports;
   PortalConfig portal;
+  StreamsConfig streams;
 };
 
 // Overrides given on the command line, already split into section.key = value.

@@ -15,18 +15,6 @@
 
 namespace annals::sinks {
 
-// How much one delivery request of a destination may carry. The engine closes a batch before
-// either bound would be passed:
-//   events in the batch                                        <= max_events
-//   sum over its events of (json.size() + per_event_overhead)  <= max_bytes
-// and then the sink's request stays within the destination's documented limits whatever its
-// (validated) config. A single event is also bounded by Sink::max_event_bytes().
-struct BatchLimits {
-  size_t max_events = 0;
-  size_t max_bytes = 0;
-  size_t per_event_overhead = 0;
-};
-
 // Options every HTTP sink takes besides its config.
 struct HttpSinkOptions {
   // The whole exchange of one delivery attempt, connect included.

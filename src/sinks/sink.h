@@ -81,6 +81,18 @@ inline const char* DeliveryOutcomeName(DeliveryOutcome outcome) {
 // and 5xx retried; 400, 413 and 422 rejected; every other status failed).
 DeliveryOutcome OutcomeForHttpStatus(int status);
 
+// How much one delivery request of a destination may carry. The engine closes a batch before
+// either bound would be passed:
+//   events in the batch                                        <= max_events
+//   sum over its events of (json.size() + per_event_overhead)  <= max_bytes
+// and then the sink's request stays within the destination's documented limits whatever its
+// (validated) config. A single event is also bounded by Sink::max_event_bytes().
+struct BatchLimits {
+  size_t max_events = 0;
+  size_t max_bytes = 0;
+  size_t per_event_overhead = 0;
+};
+
 // One destination of one stream. Deliver is called by one thread at a time; implementations
 // need not be thread-safe.
 class Sink {
@@ -116,9 +128,8 @@ class SinkFactory {
                                                const boost::json::object& config) const = 0;
   // The config members of `type` that are write-only (credentials): stored, never returned.
   virtual std::vector<std::string> SecretFields(const std::string& type) const = 0;
-  // The most events and bytes (sum of event JSON) one delivery of `type` may carry.
-  virtual size_t MaxBatchEvents(const std::string& type) const = 0;
-  virtual size_t MaxBatchBytes(const std::string& type) const = 0;
+  // How much one delivery of `type` may carry.
+  virtual BatchLimits Limits(const std::string& type) const = 0;
 };
 
 }  // namespace annals::sinks

@@ -231,7 +231,8 @@ class StreamManager::Worker {
  private:
   struct Pending {
     std::vector<SinkEvent> events;
-    size_t bytes = 0;
+    size_t bytes = 0;       // event JSON
+    size_t wire_bytes = 0;  // event JSON plus the destination's per-event overhead
     uint64_t examined_to = 0;  // last seq read into (or skipped by) this batch
     bool full = false;
     bool caught_up = false;
@@ -262,6 +263,7 @@ class StreamManager::Worker {
   size_t max_event_bytes_ = 0;
   size_t max_batch_events_ = 0;
   size_t max_batch_bytes_ = 0;
+  size_t per_event_overhead_ = 0;
   TimestampUs last_cursor_save_ = 0;
 };
 
@@ -305,7 +307,7 @@ void StreamManager::Worker::WaitUntil(std::unique_lock<std::mutex>& lk, Timestam
 
 Status StreamManager::Worker::Fill(const StreamInfo& s, uint64_t limit_seq) {
   const size_t max_events = std::min(s.spec.batch.max_events, max_batch_events_);
-  const size_t max_bytes = std::min(s.spec.batch.max_bytes, max_batch_bytes_);
+  const size_t max_bytes = s.spec.batch.max_bytes;
   for (;;) {
     if (pending_.events.size() >= max_events) {
       pending_.full = true;
@@ -337,12 +339,16 @@ Status StreamManager::Worker::Fill(const StreamInfo& s, uint64_t limit_seq) {
         pending_.full = true;
         return Status::Ok();
       }
+      // The stream's own byte bound counts event JSON; the destination's also its envelope.
+      const size_t cost = e.json.size() + per_event_overhead_;
       if (!pending_.events.empty() &&
-          (pending_.events.size() >= max_events || pending_.bytes + e.json.size() > max_bytes)) {
+          (pending_.events.size() >= max_events || pending_.bytes + e.json.size() > max_bytes ||
+           pending_.wire_bytes + cost > max_batch_bytes_)) {
         pending_.full = true;
         return Status::Ok();
       }
       pending_.bytes += e.json.size();
+      pending_.wire_bytes += cost;
       pending_.events.push_back(ToSinkEvent(e));
       pending_.examined_to = e.seq;
     }
@@ -505,8 +511,10 @@ void StreamManager::Worker::Run() {
       sink_ = std::move(sink).value();
       sink_generation_ = generation;
       max_event_bytes_ = sink_->max_event_bytes();
-      max_batch_events_ = std::max<size_t>(1, manager_->factory_->MaxBatchEvents(info.spec.type));
-      max_batch_bytes_ = std::max<size_t>(1, manager_->factory_->MaxBatchBytes(info.spec.type));
+      const sinks::BatchLimits limits = manager_->factory_->Limits(info.spec.type);
+      max_batch_events_ = std::max<size_t>(1, limits.max_events);
+      max_batch_bytes_ = std::max<size_t>(1, limits.max_bytes);
+      per_event_overhead_ = limits.per_event_overhead;
       if (!pending_.attempted) pending_.Clear();
     }
     if (!pending_.events.empty() && pending_.epoch != cursor_epoch) pending_.Clear();

@@ -1,5 +1,7 @@
 #include "http_receiver.h"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -47,6 +49,9 @@ class HttpReceiver::Server {
     boost::system::error_code ec;
     const tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), port);
     acceptor_.open(endpoint.protocol(), ec);
+    // Not inherited by processes the test starts (a server under test would otherwise keep
+    // the port open after Stop()).
+    if (!ec) ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
@@ -143,6 +148,7 @@ class HttpReceiver::Server {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
         return Accept();
       }
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
       std::make_shared<Session>(this, std::move(socket), NextConnection())->Read();
       Accept();
     });

@@ -93,8 +93,7 @@ class ScriptedFactory final : public sinks::SinkFactory {
     return std::unique_ptr<sinks::Sink>(std::make_unique<ScriptedSink>(s_));
   }
   std::vector<std::string> SecretFields(const std::string&) const override { return {"token"}; }
-  size_t MaxBatchEvents(const std::string&) const override { return 1000; }
-  size_t MaxBatchBytes(const std::string&) const override { return 1 << 20; }
+  sinks::BatchLimits Limits(const std::string&) const override { return {1000, 1 << 20, 16}; }
 
  private:
   Script* s_;
