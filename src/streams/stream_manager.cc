@@ -1,5 +1,7 @@
 #include "streams/stream_manager.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -177,14 +179,14 @@ Result<DeadLetter> DecodeDeadLetter(std::string_view text) {
   return d;
 }
 
-SinkEvent ToSinkEvent(const EventRecord& e) {
+SinkEvent ToSinkEvent(EventRecord&& e) {
   SinkEvent s;
   s.seq = e.seq;
-  s.id = e.id;
+  s.id = std::move(e.id);
   s.occurred_at = e.fields.occurred_at;
   s.received_at = e.received_at;
-  s.action = e.fields.action;
-  s.json = e.json;
+  s.action = std::move(e.fields.action);
+  s.json = std::move(e.json);
   return s;
 }
 
@@ -230,7 +232,8 @@ class StreamManager::Worker {
 
  private:
   struct Pending {
-    std::vector<SinkEvent> events;
+    // The events read so far; once attempted, the batch is sent as is on every retry.
+    SinkBatch batch;
     size_t bytes = 0;       // event JSON
     size_t wire_bytes = 0;  // event JSON plus the destination's per-event overhead
     uint64_t examined_to = 0;  // last seq read into (or skipped by) this batch
@@ -288,7 +291,7 @@ Status StreamManager::Worker::SaveCursor() {
   c.last_success_at = info.last_success_at;
   c.last_http_status = info.last_http_status;
   c.pending_last_seq =
-      pending_.attempted && !pending_.events.empty() ? pending_.examined_to : 0;
+      pending_.attempted && !pending_.batch.events.empty() ? pending_.examined_to : 0;
   last_cursor_save_ = manager_->clock_->NowMicros();
   return manager_->store_->PutMeta(CursorKey(info.id), EncodeCursor(c));
 }
@@ -309,7 +312,7 @@ Status StreamManager::Worker::Fill(const StreamInfo& s, uint64_t limit_seq) {
   const size_t max_events = std::min(s.spec.batch.max_events, max_batch_events_);
   const size_t max_bytes = s.spec.batch.max_bytes;
   for (;;) {
-    if (pending_.events.size() >= max_events) {
+    if (pending_.batch.events.size() >= max_events) {
       pending_.full = true;
       return Status::Ok();
     }
@@ -330,26 +333,26 @@ Status StreamManager::Worker::Fill(const StreamInfo& s, uint64_t limit_seq) {
         continue;
       }
       if (e.json.size() > max_event_bytes_) {
-        if (!pending_.events.empty()) {  // deliver what is before it first
+        if (!pending_.batch.events.empty()) {  // deliver what is before it first
           pending_.full = true;
           return Status::Ok();
         }
-        pending_.events.push_back(ToSinkEvent(e));
+        pending_.batch.events.push_back(ToSinkEvent(std::move(e)));
         pending_.examined_to = e.seq;
         pending_.full = true;
         return Status::Ok();
       }
       // The stream's own byte bound counts event JSON; the destination's also its envelope.
       const size_t cost = e.json.size() + per_event_overhead_;
-      if (!pending_.events.empty() &&
-          (pending_.events.size() >= max_events || pending_.bytes + e.json.size() > max_bytes ||
+      if (!pending_.batch.events.empty() &&
+          (pending_.batch.events.size() >= max_events || pending_.bytes + e.json.size() > max_bytes ||
            pending_.wire_bytes + cost > max_batch_bytes_)) {
         pending_.full = true;
         return Status::Ok();
       }
       pending_.bytes += e.json.size();
       pending_.wire_bytes += cost;
-      pending_.events.push_back(ToSinkEvent(e));
+      pending_.batch.events.push_back(ToSinkEvent(std::move(e)));
       pending_.examined_to = e.seq;
     }
     if (read->size() < want) {
@@ -373,9 +376,9 @@ void StreamManager::Worker::RecordFailure(const DeliveryResult& r, TimestampUs n
 void StreamManager::Worker::DeadLetterPending(const std::string& reason,
                                               const DeliveryResult& r) {
   DeadLetter d;
-  d.first_seq = pending_.events.front().seq;
-  d.last_seq = pending_.events.back().seq;
-  d.events = pending_.events.size();
+  d.first_seq = pending_.batch.events.front().seq;
+  d.last_seq = pending_.batch.events.back().seq;
+  d.events = pending_.batch.events.size();
   d.reason = reason;
   d.http_status = r.http_status;
   d.detail = r.detail;
@@ -404,9 +407,9 @@ void StreamManager::Worker::Apply(const DeliveryResult& r, uint64_t epoch) {
   }
   switch (r.outcome) {
     case DeliveryOutcome::kDelivered: {
-      manager_->delivered_events_.fetch_add(pending_.events.size(), std::memory_order_relaxed);
+      manager_->delivered_events_.fetch_add(pending_.batch.events.size(), std::memory_order_relaxed);
       manager_->delivered_batches_.fetch_add(1, std::memory_order_relaxed);
-      info.delivered_events += pending_.events.size();
+      info.delivered_events += pending_.batch.events.size();
       info.delivered_seq = pending_.examined_to;
       info.consecutive_failures = 0;
       info.last_error.clear();
@@ -460,12 +463,12 @@ void StreamManager::Worker::RunRedrive(std::unique_lock<std::mutex>& lk) {
     result.outcome = DeliveryOutcome::kRetry;
     result.detail = "cannot read the events: " + read.status().message();
   } else {
-    for (const EventRecord& e : *read) {
+    for (EventRecord& e : *read) {
       if (e.seq > d.last_seq || e.purged_at != 0 || !MatchesFilter(s.spec.filter, e.fields)) {
         continue;
       }
       too_large = too_large || e.json.size() > max_event_bytes_;
-      events.push_back(ToSinkEvent(e));
+      events.push_back(ToSinkEvent(std::move(e)));
     }
     if (too_large) {
       result.outcome = DeliveryOutcome::kRejected;
@@ -493,6 +496,7 @@ void StreamManager::Worker::RunRedrive(std::unique_lock<std::mutex>& lk) {
 }
 
 void StreamManager::Worker::Run() {
+  pthread_setname_np(pthread_self(), "annals-stream");  // visible in top -H and /proc
   std::unique_lock lk(mu);
   while (!stop) {
     if (info.paused || info.state == StreamState::kDisabled) {
@@ -517,7 +521,7 @@ void StreamManager::Worker::Run() {
       per_event_overhead_ = limits.per_event_overhead;
       if (!pending_.attempted) pending_.Clear();
     }
-    if (!pending_.events.empty() && pending_.epoch != cursor_epoch) pending_.Clear();
+    if (!pending_.batch.events.empty() && pending_.epoch != cursor_epoch) pending_.Clear();
     const TimestampUs now = manager_->clock_->NowMicros();
     if (info.next_attempt_at > now) {
       WaitUntil(lk, info.next_attempt_at);
@@ -528,7 +532,7 @@ void StreamManager::Worker::Run() {
       continue;
     }
     if (!pending_.attempted && !pending_.full) {
-      if (pending_.events.empty()) {
+      if (pending_.batch.events.empty()) {
         pending_.examined_to = info.delivered_seq;
         pending_.epoch = cursor_epoch;
       }
@@ -548,10 +552,10 @@ void StreamManager::Worker::Run() {
       }
       if (limit != 0) {
         frozen_last_seq_ = 0;
-        if (!pending_.events.empty()) pending_.attempted = true;  // the recorded batch
+        if (!pending_.batch.events.empty()) pending_.attempted = true;  // the recorded batch
       }
     }
-    if (pending_.events.empty()) {
+    if (pending_.batch.events.empty()) {
       if (pending_.examined_to > info.delivered_seq) {
         // Only events the filter skips (or purged ones): move the cursor past them, saving
         // it at most once a second.
@@ -567,10 +571,10 @@ void StreamManager::Worker::Run() {
       });
       continue;
     }
-    if (pending_.events.size() == 1 && pending_.events.front().json.size() > max_event_bytes_) {
+    if (pending_.batch.events.size() == 1 && pending_.batch.events.front().json.size() > max_event_bytes_) {
       DeliveryResult r;
       r.outcome = DeliveryOutcome::kRejected;
-      r.detail = "the event is " + std::to_string(pending_.events.front().json.size()) +
+      r.detail = "the event is " + std::to_string(pending_.batch.events.front().json.size()) +
                  " bytes, more than the destination accepts (" +
                  std::to_string(max_event_bytes_) + ")";
       DeadLetterPending("event_too_large", r);
@@ -578,7 +582,7 @@ void StreamManager::Worker::Run() {
     }
     if (!pending_.attempted && !pending_.full) {
       const TimestampUs due =
-          pending_.events.front().received_at +
+          pending_.batch.events.front().received_at +
           std::chrono::duration_cast<std::chrono::microseconds>(info.spec.batch.max_delay).count();
       if (due > manager_->clock_->NowMicros()) {
         if (!dirty) WaitUntil(lk, due);
@@ -586,10 +590,15 @@ void StreamManager::Worker::Run() {
       }
     }
     pending_.attempted = true;
+    if (pending_.batch.delivery_id.empty()) {
+      pending_.batch.stream_id = info.id;
+      pending_.batch.organization_id = info.spec.organization_id;
+      pending_.batch.delivery_id =
+          DeliveryId(info.id, pending_.batch.first_seq(), pending_.batch.last_seq());
+    }
     const uint64_t epoch = cursor_epoch;
-    SinkBatch batch = MakeBatch(pending_.events);
     lk.unlock();
-    DeliveryResult result = sink_->Deliver(batch);
+    DeliveryResult result = sink_->Deliver(pending_.batch);
     lk.lock();
     Apply(result, epoch);
   }
