@@ -89,6 +89,16 @@ void ReadFilter(const json::value& v, EventFilter* f, std::vector<ErrorDetail>* 
   ReadFilterMembers(v.as_object(), "/filter", f, errors);
 }
 
+// `ca_file` names a file on the annals server: an operator's setting. An organization's key
+// gives the CA inline (`ca_pem`) instead, and cannot probe the server's files.
+void CheckServerFiles(const Principal& who, const json::object* config,
+                      std::vector<ErrorDetail>* errors) {
+  if (who.platform() || config == nullptr || !config->contains("ca_file")) return;
+  errors->push_back({"/config/ca_file",
+                     "ca_file names a file on the annals server and needs a platform key; give "
+                     "the certificates inline as ca_pem"});
+}
+
 Status Invalid(std::vector<ErrorDetail> details) {
   std::string message = details.front().message;
   return Status::InvalidArgument(std::move(message), "invalid_request", std::move(details));
@@ -193,6 +203,7 @@ void Api::CreateStream(Call& c) {
   } else {
     errors.push_back({"/config", "config is required"});
   }
+  CheckServerFiles(c.who, &spec.config, &errors);
   if (const json::value* filter = fields.Raw("filter")) ReadFilter(*filter, &spec.filter, &errors);
   if (const json::value* batch = fields.Raw("batch")) ReadBatch(*batch, &spec.batch, &errors);
   if (Status bad = fields.Finish(); !bad.ok() || !errors.empty()) {
@@ -275,6 +286,7 @@ void Api::PatchStream(Call& c) {
   if (const json::value* config = fields.Raw("config")) {
     if (config->is_object()) {
       update.config = config->as_object();
+      CheckServerFiles(c.who, &*update.config, &errors);
     } else {
       errors.push_back({"/config", "config must be an object"});
     }

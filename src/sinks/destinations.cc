@@ -143,6 +143,16 @@ std::vector<std::string> Destinations::SecretFields(const std::string& type) con
   return {};
 }
 
+std::string Destinations::ExclusiveTarget(const std::string& type,
+                                          const boost::json::object& config) const {
+  if (type != "s3") return "";
+  Result<s3::S3Config> c = s3::ParseS3Config(boost::json::value(config));
+  if (!c.ok()) return "";
+  const std::string endpoint =
+      c->endpoint.empty() ? "https://s3." + c->region + ".amazonaws.com" : c->endpoint;
+  return "s3 " + endpoint + " bucket " + c->bucket + " prefix '" + c->prefix + "'";
+}
+
 BatchLimits Destinations::Limits(const std::string& type) const {
   if (type == WebhookSink::kType) return WebhookSink::batch_limits();
   if (type == SplunkHecSink::kType) return SplunkHecSink::batch_limits();

@@ -33,6 +33,9 @@ class Destinations final : public SinkFactory {
                                        const boost::json::object& config) const override;
   std::vector<std::string> SecretFields(const std::string& type) const override;
   BatchLimits Limits(const std::string& type) const override;
+  // s3: the endpoint, bucket and prefix (object names carry seqs, not the stream).
+  std::string ExclusiveTarget(const std::string& type,
+                              const boost::json::object& config) const override;
 
   const AddressPolicy& policy() const { return policy_; }
 

@@ -130,6 +130,15 @@ class SinkFactory {
   virtual std::vector<std::string> SecretFields(const std::string& type) const = 0;
   // How much one delivery of `type` may carry.
   virtual BatchLimits Limits(const std::string& type) const = 0;
+  // For destinations two streams must not share (they would overwrite each other's output,
+  // e.g. S3 objects named by seq): a key naming where a valid `config` writes; "" when any
+  // number of streams may deliver there.
+  virtual std::string ExclusiveTarget(const std::string& type,
+                                      const boost::json::object& config) const {
+    (void)type;
+    (void)config;
+    return "";
+  }
 };
 
 }  // namespace annals::sinks

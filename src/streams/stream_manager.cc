@@ -791,6 +791,7 @@ Result<StreamInfo> StreamManager::Create(StreamSpec spec, const std::string& cre
       std::lock_guard lk(other->mu);
       if (other->info.spec.organization_id == spec.organization_id) ++count;
     }
+    if (Status shared = CheckExclusive(spec, ""); !shared.ok()) return shared;
     if (count >= options_.max_streams_per_organization) {
       return Status::Conflict("this organization already has " + std::to_string(count) +
                                   " streams, the most it may have",
@@ -813,6 +814,25 @@ Result<StreamInfo> StreamManager::Create(StreamSpec spec, const std::string& cre
   }
   std::lock_guard lk(w->mu);
   return w->info;
+}
+
+Status StreamManager::CheckExclusive(const StreamSpec& spec, const std::string& except_id) {
+  const std::string target = factory_->ExclusiveTarget(spec.type, spec.config);
+  if (target.empty()) return Status::Ok();
+  for (auto& [id, other] : workers_) {
+    if (id == except_id) continue;
+    StreamSpec theirs;
+    {
+      std::lock_guard lk(other->mu);
+      theirs = other->info.spec;
+    }
+    if (theirs.type == spec.type && factory_->ExclusiveTarget(theirs.type, theirs.config) == target) {
+      return Status::Conflict("stream " + id + " already delivers to " + target +
+                                  "; give each stream its own destination (e.g. its own prefix)",
+                              "destination_in_use");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<StreamManager::Worker>> StreamManager::Find(
@@ -861,8 +881,11 @@ Result<StreamInfo> StreamManager::Update(const std::string& organization_id,
   Result<std::shared_ptr<Worker>> found = Find(organization_id, id);
   if (!found.ok()) return found.status();
   Worker& w = **found;
-  std::lock_guard lk(w.mu);
-  StreamInfo next = w.info;
+  StreamInfo next;
+  {
+    std::lock_guard lk(w.mu);
+    next = w.info;
+  }
   if (update.name) next.spec.name = *update.name;
   if (update.config) {
     for (const auto& [key, value] : *update.config) {
@@ -878,7 +901,16 @@ Result<StreamInfo> StreamManager::Update(const std::string& organization_id,
     next.spec.filter.organization_id = next.spec.organization_id;
   }
   if (update.batch) next.spec.batch = *update.batch;
-  ANNALS_RETURN_IF_ERROR(ValidateSpec(next.spec));
+  ANNALS_RETURN_IF_ERROR(ValidateSpec(next.spec));  // may resolve a host: no lock held
+  // Lock order: mu_, then this worker's mu, then (CheckExclusive) other workers' one at a
+  // time; Update and Create are the only paths holding two worker locks, both under mu_.
+  std::lock_guard lock(mu_);
+  std::lock_guard lk(w.mu);
+  ANNALS_RETURN_IF_ERROR(CheckExclusive(next.spec, id));
+  // What the worker changed meanwhile (its status) is kept; the spec is the update's.
+  StreamSpec spec = std::move(next.spec);
+  next = w.info;
+  next.spec = std::move(spec);
   next.updated_at = clock_->NowMicros();
   ANNALS_RETURN_IF_ERROR(store_->PutMeta(StreamKey(id), EncodeSpecRecord(next)));
   const bool destination_changed = update.config.has_value() || update.filter.has_value() ||

@@ -210,6 +210,9 @@ class StreamManager {
                 const sinks::SinkFactory* factory);
 
   Status ValidateSpec(const StreamSpec& spec) const;
+  // Conflict "destination_in_use" when another stream (not `except_id`) writes where `spec`
+  // would and the destination cannot be shared. Called with mu_ held.
+  Status CheckExclusive(const StreamSpec& spec, const std::string& except_id);
   // A backoff delay for the n-th consecutive failure (n >= 1), jittered. Lock order: mu_,
   // then a worker's mu; Backoff may be called with either held.
   std::chrono::milliseconds Backoff(uint32_t n);

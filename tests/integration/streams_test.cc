@@ -418,6 +418,12 @@ TEST_F(StreamsTest, OrganizationAdminsManageOnlyTheirOwnStreams) {
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(json::parse(list.body).at("data").as_array().size(), 1u);
   EXPECT_EQ(Call("GET", "/v1/streams", "", read_key).status, 403);
+  // A file on the server is the operator's to name, not an organization's.
+  auto probe = Call("POST", "/v1/streams",
+                    R"({"name":"s","type":"syslog","config":{"host":"siem.example.com","ca_file":"/etc/shadow"}})",
+                    acme);
+  EXPECT_EQ(probe.status, 400) << probe.body;
+  EXPECT_NE(probe.body.find("/config/ca_file"), std::string::npos) << probe.body;
   // The platform admin sees both.
   EXPECT_EQ(json::parse(Call("GET", "/v1/streams").body).at("data").as_array().size(), 2u);
 }

@@ -11,8 +11,7 @@
 // x-amz-* headers), written from AWS's specification independently of the C++ signer. So
 // "signature accepted" below means that front recomputed it from the bytes on the wire.
 //
-// The HttpClient is TestCurlHttpClient (tests/sinks/test_curl_http_client.h), a minimal libcurl
-// client for tests.
+// The HttpClient is the production CurlHttpClient, with a policy that allows loopback.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -33,14 +32,13 @@
 #include "domain/time.h"
 #include "gzip_test_util.h"
 #include "sinks/s3/s3_sink.h"
-#include "test_curl_http_client.h"
+#include "sinks/curl_http_client.h"
 
 namespace annals::sinks::s3 {
 namespace {
 
 namespace fs = std::filesystem;
 using ::annals::sinks::testing::Gunzip;
-using ::annals::sinks::testing::TestCurlHttpClient;
 
 constexpr const char* kBucket = "annals-test";
 
@@ -254,7 +252,13 @@ class S3SinkS3rverTest : public ::testing::Test {
   static std::string start_problem_;
   static bool skip_;
   SystemClock clock_;  // s3rver refuses requests more than 15 minutes off its clock
-  TestCurlHttpClient http_;
+  AddressPolicy policy_{AddressPolicyOptions{.allow_private_destinations = true}};
+  std::unique_ptr<CurlHttpClient> http_client_ = [this] {
+    CurlHttpClientOptions o;
+    o.policy = &policy_;
+    return CurlHttpClient::Create(std::move(o)).value();
+  }();
+  CurlHttpClient& http_ = *http_client_;
 };
 
 S3rverProcess* S3SinkS3rverTest::server_ = nullptr;

@@ -93,6 +93,10 @@ class ScriptedFactory final : public sinks::SinkFactory {
     return std::unique_ptr<sinks::Sink>(std::make_unique<ScriptedSink>(s_));
   }
   std::vector<std::string> SecretFields(const std::string&) const override { return {"token"}; }
+  std::string ExclusiveTarget(const std::string&, const boost::json::object& c) const override {
+    const auto* bucket = c.if_contains("bucket");
+    return bucket ? std::string(bucket->as_string()) : "";
+  }
   sinks::BatchLimits Limits(const std::string&) const override { return {1000, 1 << 20, 16}; }
 
  private:
@@ -449,11 +453,33 @@ TEST_F(StreamManagerTest, ValidationUpdateSecretsAndDeletion) {
   EXPECT_EQ(manager_->Update("org_x", s.id, u).status().error_code(), "invalid_stream_config");
   EXPECT_EQ(Info(s.id).spec.config.at("url"), "https://example.org");  // unchanged
   EXPECT_EQ(manager_->Get("org_y", s.id).status().code(), Code::kNotFound);
+
+  // Two streams may not share a destination that cannot be shared, also across organizations.
+  StreamSpec a;
+  a.organization_id = "org_x";
+  a.name = "archive";
+  a.type = "scripted";
+  a.config = {{"bucket", "b1"}};
+  auto first = manager_->Create(a, "k");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  a.organization_id = "org_y";
+  EXPECT_EQ(manager_->Create(a, "k").status().error_code(), "destination_in_use");
+  a.config = {{"bucket", "b2"}};
+  auto second = manager_->Create(a, "k");
+  ASSERT_TRUE(second.ok());
+  StreamUpdate move;
+  move.config = boost::json::object{{"bucket", "b1"}};
+  EXPECT_EQ(manager_->Update("org_y", second->id, move).status().error_code(),
+            "destination_in_use");
+  move.config = boost::json::object{{"bucket", "b3"}};
+  EXPECT_TRUE(manager_->Update("org_y", second->id, move).ok());
   EXPECT_EQ(manager_->Delete("org_y", s.id).code(), Code::kNotFound);
   ASSERT_TRUE(manager_->Delete("org_x", s.id).ok());
   EXPECT_EQ(manager_->Get("org_x", s.id).status().code(), Code::kNotFound);
   Open();
-  EXPECT_TRUE(manager_->List("org_x").value().empty());
+  auto left = manager_->List("org_x").value();
+  ASSERT_EQ(left.size(), 1u);  // the "archive" stream only
+  EXPECT_EQ(left[0].id, first->id);
 }
 
 }  // namespace
