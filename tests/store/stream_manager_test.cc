@@ -30,6 +30,8 @@ struct Script {
   std::deque<DeliveryResult> answers;  // then: delivered
   std::vector<sinks::SinkBatch> batches;
   size_t max_event_bytes = 1 << 20;
+  int stuck_waiting = 0;  // deliveries blocked in a stuck sink
+  bool release = false;   // lets them return
 
   void Push(DeliveryOutcome o, int status, std::optional<std::chrono::milliseconds> ra = {}) {
     std::lock_guard lock(mu);
@@ -57,9 +59,14 @@ struct Script {
 
 class ScriptedSink final : public sinks::Sink {
  public:
-  explicit ScriptedSink(Script* s) : s_(s) {}
+  ScriptedSink(Script* s, bool stuck) : s_(s), stuck_(stuck) {}
   DeliveryResult Deliver(const sinks::SinkBatch& batch) override {
-    std::lock_guard lock(s_->mu);
+    std::unique_lock lock(s_->mu);
+    if (stuck_) {  // a destination that hangs until released
+      ++s_->stuck_waiting;
+      s_->cv.notify_all();
+      s_->cv.wait(lock, [&] { return s_->release; });
+    }
     s_->batches.push_back(batch);
     DeliveryResult r;
     r.outcome = DeliveryOutcome::kDelivered;
@@ -75,6 +82,7 @@ class ScriptedSink final : public sinks::Sink {
 
  private:
   Script* s_;
+  const bool stuck_;
 };
 
 class ScriptedFactory final : public sinks::SinkFactory {
@@ -89,8 +97,9 @@ class ScriptedFactory final : public sinks::SinkFactory {
     return Status::Ok();
   }
   Result<std::unique_ptr<sinks::Sink>> Create(const std::string&,
-                                              const boost::json::object&) const override {
-    return std::unique_ptr<sinks::Sink>(std::make_unique<ScriptedSink>(s_));
+                                              const boost::json::object& config) const override {
+    return std::unique_ptr<sinks::Sink>(
+        std::make_unique<ScriptedSink>(s_, config.contains("stuck")));
   }
   std::vector<std::string> SecretFields(const std::string&) const override { return {"token"}; }
   std::string ExclusiveTarget(const std::string&, const boost::json::object& c) const override {
@@ -120,6 +129,11 @@ class StreamManagerTest : public ::testing::Test {
     Open();
   }
   void TearDown() override {
+    {
+      std::lock_guard lock(script_.mu);  // a stuck destination lets go, so Stop() can join
+      script_.release = true;
+      script_.cv.notify_all();
+    }
     manager_.reset();
     store_.reset();
     std::error_code ec;
@@ -480,6 +494,34 @@ TEST_F(StreamManagerTest, ValidationUpdateSecretsAndDeletion) {
   auto left = manager_->List("org_x").value();
   ASSERT_EQ(left.size(), 1u);  // the "archive" stream only
   EXPECT_EQ(left[0].id, first->id);
+}
+
+TEST_F(StreamManagerTest, AStuckDestinationHoldsOnlyItsOwnStream) {
+  StreamSpec stuck;
+  stuck.organization_id = "org_x";
+  stuck.name = "stuck";
+  stuck.type = "scripted";
+  stuck.config = {{"stuck", true}};
+  stuck.batch.max_delay = 0ms;
+  auto a = manager_->Create(stuck, "k");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  StreamInfo b = Create(BatchPolicy{.max_events = 100, .max_bytes = 1 << 20, .max_delay = 0ms});
+  Append(3);
+  {
+    std::unique_lock lock(script_.mu);
+    ASSERT_TRUE(script_.cv.wait_for(lock, 10s, [&] { return script_.stuck_waiting == 1; }));
+  }
+  // The other stream delivers, and appends (the ingestor's commit observer) do not wait.
+  ASSERT_TRUE(WaitFor(b.id, [](const StreamInfo& i) { return i.delivered_seq == 3; }));
+  Append(2);
+  ASSERT_TRUE(WaitFor(b.id, [](const StreamInfo& i) { return i.delivered_seq == 5; }));
+  EXPECT_EQ(Info(a->id).delivered_seq, 0u);
+  {
+    std::lock_guard lock(script_.mu);
+    script_.release = true;
+    script_.cv.notify_all();
+  }
+  ASSERT_TRUE(WaitFor(a->id, [](const StreamInfo& i) { return i.delivered_seq == 5; }));
 }
 
 }  // namespace
