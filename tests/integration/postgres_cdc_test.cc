@@ -598,7 +598,14 @@ TEST_F(PostgresCdcTest, SlotDroppedBetweenRunsFailsLoudly) {
   db_->Query("INSERT INTO items (id, org) VALUES (1, 'org_a')");
   ASSERT_TRUE(WaitForEvents(1, source.get()));
   source->Stop();
-  db_->Query("SELECT pg_drop_replication_slot('" + slot_ + "')");
+  // The server's walsender lets go of the slot a moment after annals disconnected (longer on
+  // a loaded machine): until then the slot is active and cannot be dropped.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        db_->TryQuery("SELECT pg_drop_replication_slot('" + slot_ + "')");
+        return SlotValue("slot_name").empty();
+      },
+      "the slot to be dropped"));
   db_->Query("INSERT INTO items (id, org) VALUES (2, 'org_a')");
   auto again = StartSource(Config());
   ASSERT_TRUE(WaitForState(again.get(), "failed"));
