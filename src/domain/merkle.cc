@@ -166,8 +166,7 @@ Result<std::vector<Hash>> InclusionProof(uint64_t leaf_index, uint64_t tree_size
   return proof;
 }
 
-Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second,
-                                           SubtreeSource& source) {
+Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second, SubtreeSource& source) {
   if (first > second) {
     return Status::InvalidArgument("first tree size " + std::to_string(first) +
                                    " exceeds second tree size " + std::to_string(second));
@@ -248,8 +247,9 @@ bool VerifyConsistency(uint64_t first, uint64_t second, const std::vector<Hash>&
   if (proof.empty()) return false;
   const bool prepend = std::has_single_bit(first);
   const size_t path_size = proof.size() + (prepend ? 1 : 0);
-  auto path = [&](size_t i) -> const Hash& { return prepend ? (i == 0 ? first_root : proof[i - 1])
-                                                            : proof[i]; };
+  auto path = [&](size_t i) -> const Hash& {
+    return prepend ? (i == 0 ? first_root : proof[i - 1]) : proof[i];
+  };
   uint64_t fn = first - 1;
   uint64_t sn = second - 1;
   while ((fn & 1) != 0) {
@@ -278,10 +278,9 @@ bool VerifyConsistency(uint64_t first, uint64_t second, const std::vector<Hash>&
 }
 
 Result<Hash> LeafHashes::Subtree(uint64_t start, uint64_t size) {
-  if (!IsAlignedSubtree(start, size) || start > leaves_.size() ||
-      size > leaves_.size() - start) {
-    return Status::InvalidArgument("no complete aligned subtree [" + std::to_string(start) +
-                                   ", +" + std::to_string(size) + ") in a tree of " +
+  if (!IsAlignedSubtree(start, size) || start > leaves_.size() || size > leaves_.size() - start) {
+    return Status::InvalidArgument("no complete aligned subtree [" + std::to_string(start) + ", +" +
+                                   std::to_string(size) + ") in a tree of " +
                                    std::to_string(leaves_.size()) + " leaves");
   }
   return SubtreeOfLeaves(leaves_, start, size);
@@ -290,8 +289,8 @@ Result<Hash> LeafHashes::Subtree(uint64_t start, uint64_t size) {
 Result<CompactRange> CompactRange::FromHashes(uint64_t size, std::vector<Hash> hashes) {
   if (hashes.size() != static_cast<size_t>(std::popcount(size))) {
     return Status::InvalidArgument("a tree of " + std::to_string(size) + " leaves has " +
-                                   std::to_string(std::popcount(size)) +
-                                   " frontier hashes, not " + std::to_string(hashes.size()));
+                                   std::to_string(std::popcount(size)) + " frontier hashes, not " +
+                                   std::to_string(hashes.size()));
   }
   CompactRange range;
   range.size_ = size;

@@ -75,8 +75,7 @@ Result<std::vector<Hash>> InclusionProof(uint64_t leaf_index, uint64_t tree_size
 // empty for first == 0 and for first == second (the RFC defines it for 0 < first < second
 // only; these trivial cases need no hashes). kInvalidArgument if first > second.
 // Makes at most 2 * ceil(log2(second)) + 1 Subtree calls.
-Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second,
-                                           SubtreeSource& source);
+Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second, SubtreeSource& source);
 
 // Verifies an inclusion proof as in RFC 9162 section 2.1.3.2: true only if `proof` is exactly
 // the audit path that, from `leaf_hash` at `leaf_index`, yields `root` for a tree of

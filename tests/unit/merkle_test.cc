@@ -40,7 +40,13 @@ std::vector<Hash> Hs(std::initializer_list<std::string_view> hexes) {
 // go back to google/certificate-transparency).
 
 const char* const kLeafInputs[] = {
-    "",         "00",       "10",       "2021", "3031", "40414243", "5051525354555657",
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
     "606162636465666768696a6b6c6d6e6f",
 };
 
@@ -327,8 +333,8 @@ TEST(MerkleKnownAnswer, ConsistencyProofs) {
     auto proof = ConsistencyProof(v.first, v.second, tree);
     ASSERT_TRUE(proof.ok()) << proof.status().ToString();
     EXPECT_EQ(*proof, v.proof) << v.first << "->" << v.second;
-    EXPECT_TRUE(VerifyConsistency(v.first, v.second, v.proof, H(kRoots[v.first]),
-                                  H(kRoots[v.second])))
+    EXPECT_TRUE(
+        VerifyConsistency(v.first, v.second, v.proof, H(kRoots[v.first]), H(kRoots[v.second])))
         << v.first << "->" << v.second;
   }
 }
