@@ -81,6 +81,10 @@ Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second, Subt
 // the audit path that, from `leaf_hash` at `leaf_index`, yields `root` for a tree of
 // `tree_size` leaves. Rejects leaf_index >= tree_size (so every proof for an empty tree) and a
 // proof that is too short or too long. O(proof.size()) hashing, no allocation.
+// The proof binds the leaf to `root`, not `root` to `tree_size`: a proof whose path has the
+// same shape in a tree of another size also verifies against that size (leaf 0's proof in a
+// tree of 5 leaves passes for tree_size 6 with the 5-leaf root), so tree_size and root must
+// come from one signed tree head.
 bool VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                      const std::vector<Hash>& proof, const Hash& root);
 
@@ -93,6 +97,7 @@ bool VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_h
 //     extends the empty tree; second_root is then not constrained unless second == 0, when it
 //     must be EmptyRoot() too).
 // A proof that is too short or too long is rejected. O(proof.size()) hashing, no allocation.
+// As with VerifyInclusion, each size must come with its root from one signed tree head.
 bool VerifyConsistency(uint64_t first, uint64_t second, const std::vector<Hash>& proof,
                        const Hash& first_root, const Hash& second_root);
 

@@ -727,6 +727,24 @@ TEST(MerkleNegative, TrivialInclusionCases) {
   EXPECT_FALSE(VerifyInclusion(UINT64_MAX, UINT64_MAX, leaf, none, leaf));
 }
 
+// RFC 9162 verification binds the leaf (or the first root) to the given root, not the root to
+// the given size: a path of the same shape in a tree of another size verifies too. This is why
+// a size and its root must come from one signed tree head; the verifiers accept nothing that
+// a genuine head would not support.
+TEST(MerkleNegative, SizeIsBoundToTheRootOnlyByTheHead) {
+  LeafHashes tree = ReferenceTree();
+  auto proof = InclusionProof(0, 5, tree);
+  ASSERT_TRUE(proof.ok());
+  EXPECT_TRUE(VerifyInclusion(0, 5, tree.leaves()[0], *proof, H(kRoots[5])));
+  // Same shape for leaf 0 in a tree of 6: passes only against the 5-leaf root.
+  EXPECT_TRUE(VerifyInclusion(0, 6, tree.leaves()[0], *proof, H(kRoots[5])));
+  EXPECT_FALSE(VerifyInclusion(0, 6, tree.leaves()[0], *proof, H(kRoots[6])));
+  auto consistency = ConsistencyProof(4, 5, tree);
+  ASSERT_TRUE(consistency.ok());
+  EXPECT_TRUE(VerifyConsistency(4, 6, *consistency, H(kRoots[4]), H(kRoots[5])));
+  EXPECT_FALSE(VerifyConsistency(4, 6, *consistency, H(kRoots[4]), H(kRoots[6])));
+}
+
 TEST(MerkleNegative, RandomProofsForHugeTreesAreRejected) {
   std::mt19937_64 rng(20261129);
   auto random_hash = [&] {
