@@ -20,6 +20,11 @@ clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   src/domain/event_decoder.cc src/common/sha256.cc src/common/status.cc \
   -lsimdjson -lboost_json -lcrypto -o "$out/lambda_sources_fuzz"
 echo "built $out/lambda_sources_fuzz"
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I include -I src \
+  fuzz/merkle_proof_fuzz.cc src/domain/merkle.cc src/common/status.cc \
+  -lcrypto -o "$out/merkle_proof_fuzz"
+echo "built $out/merkle_proof_fuzz"
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   work=$(mktemp -d)
   cp fuzz/corpus/event_decoder/* "$work/"
@@ -27,4 +32,7 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
   work=$(mktemp -d)
   cp fuzz/corpus/lambda_sources/* "$work/"
   "$out/lambda_sources_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=16384 "$work"
+  work=$(mktemp -d)
+  cp fuzz/corpus/merkle_proof/* "$work/"
+  "$out/merkle_proof_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=4096 "$work"
 fi

@@ -1,0 +1,355 @@
+#include "domain/merkle.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+namespace annals::merkle {
+namespace {
+
+// SHA-256, fetched once (an explicit fetch avoids OpenSSL 3's implicit lookup per call).
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
+Hash Digest(const uint8_t* data, size_t size) {
+  Hash out{};
+  unsigned int out_size = 0;
+  if (EVP_Digest(data, size, out.data(), &out_size, Sha256Md(), nullptr) != 1 ||
+      out_size != out.size()) {
+    // Only a broken OpenSSL installation gets here; no hash can be trusted after that.
+    std::fputs("annals: SHA-256 failed\n", stderr);
+    std::abort();
+  }
+  return out;
+}
+
+// The largest power of two strictly less than n. Precondition: n > 1.
+uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
+
+// MTH(D[start : start + size]) for a range that the RFC's recursion produces: `start` is a
+// multiple of std::bit_ceil(size), so the range decomposes into complete aligned subtrees of
+// the sizes of size's set bits, largest first. popcount(size) Subtree calls. Precondition:
+// size > 0.
+Result<Hash> RangeRoot(uint64_t start, uint64_t size, SubtreeSource& source) {
+  std::array<Hash, 64> parts;
+  size_t count = 0;
+  uint64_t offset = start;
+  for (int bit = 63; bit >= 0; --bit) {
+    const uint64_t part = uint64_t{1} << bit;
+    if ((size & part) == 0) continue;
+    auto hash = source.Subtree(offset, part);
+    if (!hash.ok()) return hash.status();
+    parts[count++] = *hash;
+    offset += part;
+  }
+  Hash root = parts[count - 1];
+  for (size_t i = count - 1; i > 0; --i) root = NodeHash(parts[i - 1], root);
+  return root;
+}
+
+Result<Hash> AlignedSubtree(uint64_t start, uint64_t size, SubtreeSource& source) {
+  return source.Subtree(start, size);
+}
+
+Hash SubtreeOfLeaves(const std::vector<Hash>& leaves, uint64_t start, uint64_t size) {
+  if (size == 1) return leaves[start];
+  const uint64_t half = size / 2;
+  return NodeHash(SubtreeOfLeaves(leaves, start, half),
+                  SubtreeOfLeaves(leaves, start + half, half));
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string HashToHex(const Hash& hash) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(hash.size() * 2, '\0');
+  for (size_t i = 0; i < hash.size(); ++i) {
+    out[2 * i] = kDigits[hash[i] >> 4];
+    out[2 * i + 1] = kDigits[hash[i] & 0x0f];
+  }
+  return out;
+}
+
+std::optional<Hash> HashFromHex(std::string_view hex) {
+  Hash out{};
+  if (hex.size() != out.size() * 2) return std::nullopt;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int high = HexValue(hex[2 * i]);
+    const int low = HexValue(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  return out;
+}
+
+Hash LeafHash(std::string_view leaf_input) {
+  // Event commitments are 32 bytes; larger inputs take the (rare) allocating path.
+  std::array<uint8_t, 1 + 64> small;
+  if (leaf_input.size() <= small.size() - 1) {
+    small[0] = 0x00;
+    if (!leaf_input.empty()) std::memcpy(small.data() + 1, leaf_input.data(), leaf_input.size());
+    return Digest(small.data(), 1 + leaf_input.size());
+  }
+  std::string buffer(1, '\0');
+  buffer.append(leaf_input);
+  return Digest(reinterpret_cast<const uint8_t*>(buffer.data()), buffer.size());
+}
+
+Hash NodeHash(const Hash& left, const Hash& right) {
+  std::array<uint8_t, 1 + 2 * 32> buffer;
+  buffer[0] = 0x01;
+  std::memcpy(buffer.data() + 1, left.data(), left.size());
+  std::memcpy(buffer.data() + 1 + left.size(), right.data(), right.size());
+  return Digest(buffer.data(), buffer.size());
+}
+
+Hash EmptyRoot() {
+  static const Hash empty = Digest(nullptr, 0);
+  return empty;
+}
+
+bool IsAlignedSubtree(uint64_t start, uint64_t size) {
+  return std::has_single_bit(size) && start % size == 0;
+}
+
+Result<Hash> RootOf(uint64_t tree_size, SubtreeSource& source) {
+  if (tree_size == 0) return EmptyRoot();
+  return RangeRoot(0, tree_size, source);
+}
+
+Result<std::vector<Hash>> InclusionProof(uint64_t leaf_index, uint64_t tree_size,
+                                         SubtreeSource& source) {
+  if (leaf_index >= tree_size) {
+    return Status::InvalidArgument("leaf index " + std::to_string(leaf_index) +
+                                   " is not below tree size " + std::to_string(tree_size));
+  }
+  // Walks PATH(m, D[n]) from the root down over the range [lo, lo + n), collecting the
+  // siblings root-first; the proof lists them leaf-first.
+  std::vector<Hash> proof;
+  uint64_t lo = 0;
+  uint64_t n = tree_size;
+  const uint64_t m = leaf_index;
+  while (n > 1) {
+    const uint64_t k = SplitPoint(n);
+    if (m - lo < k) {
+      // PATH(m, D[0:k]) : MTH(D[k:n])
+      auto sibling = RangeRoot(lo + k, n - k, source);
+      if (!sibling.ok()) return sibling.status();
+      proof.push_back(*sibling);
+      n = k;
+    } else {
+      // PATH(m - k, D[k:n]) : MTH(D[0:k])
+      auto sibling = AlignedSubtree(lo, k, source);
+      if (!sibling.ok()) return sibling.status();
+      proof.push_back(*sibling);
+      lo += k;
+      n -= k;
+    }
+  }
+  std::reverse(proof.begin(), proof.end());
+  return proof;
+}
+
+Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second, SubtreeSource& source) {
+  if (first > second) {
+    return Status::InvalidArgument("first tree size " + std::to_string(first) +
+                                   " exceeds second tree size " + std::to_string(second));
+  }
+  std::vector<Hash> proof;
+  if (first == 0 || first == second) return proof;
+  // Walks SUBPROOF(m, D[n], b) from the top over the range [lo, lo + n), collecting the
+  // siblings outermost-first; the proof is the innermost term followed by the siblings
+  // innermost-first.
+  std::vector<Hash> siblings;
+  uint64_t lo = 0;
+  uint64_t n = second;
+  uint64_t m = first;
+  bool b = true;
+  while (m != n) {
+    const uint64_t k = SplitPoint(n);
+    if (m <= k) {
+      // SUBPROOF(m, D[0:k], b) : MTH(D[k:n])
+      auto sibling = RangeRoot(lo + k, n - k, source);
+      if (!sibling.ok()) return sibling.status();
+      siblings.push_back(*sibling);
+      n = k;
+    } else {
+      // SUBPROOF(m - k, D[k:n], false) : MTH(D[0:k])
+      auto sibling = AlignedSubtree(lo, k, source);
+      if (!sibling.ok()) return sibling.status();
+      siblings.push_back(*sibling);
+      lo += k;
+      m -= k;
+      n -= k;
+      b = false;
+    }
+  }
+  if (!b) {
+    // SUBPROOF(m, D[m], false) = {MTH(D[m])}
+    auto inner = RangeRoot(lo, n, source);
+    if (!inner.ok()) return inner.status();
+    proof.push_back(*inner);
+  }
+  proof.insert(proof.end(), siblings.rbegin(), siblings.rend());
+  return proof;
+}
+
+bool VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
+                     const std::vector<Hash>& proof, const Hash& root) {
+  // RFC 9162 section 2.1.3.2, step by step.
+  if (leaf_index >= tree_size) return false;
+  uint64_t fn = leaf_index;
+  uint64_t sn = tree_size - 1;
+  Hash r = leaf_hash;
+  for (const Hash& p : proof) {
+    if (sn == 0) return false;  // The proof is too long.
+    if ((fn & 1) != 0 || fn == sn) {
+      r = NodeHash(p, r);
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      r = NodeHash(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return sn == 0 && r == root;  // sn != 0: the proof is too short.
+}
+
+bool VerifyConsistency(uint64_t first, uint64_t second, const std::vector<Hash>& proof,
+                       const Hash& first_root, const Hash& second_root) {
+  if (first > second) return false;
+  if (first == 0) {
+    return proof.empty() && first_root == EmptyRoot() &&
+           (second != 0 || second_root == EmptyRoot());
+  }
+  if (first == second) return proof.empty() && first_root == second_root;
+  // RFC 9162 section 2.1.4.2, step by step, for 0 < first < second. The path is `proof`,
+  // preceded by first_root when first is a power of two (step 2), read in place.
+  if (proof.empty()) return false;
+  const bool prepend = std::has_single_bit(first);
+  const size_t path_size = proof.size() + (prepend ? 1 : 0);
+  auto path = [&](size_t i) -> const Hash& {
+    return prepend ? (i == 0 ? first_root : proof[i - 1]) : proof[i];
+  };
+  uint64_t fn = first - 1;
+  uint64_t sn = second - 1;
+  while ((fn & 1) != 0) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  Hash fr = path(0);
+  Hash sr = path(0);
+  for (size_t i = 1; i < path_size; ++i) {
+    const Hash& c = path(i);
+    if (sn == 0) return false;  // The proof is too long.
+    if ((fn & 1) != 0 || fn == sn) {
+      fr = NodeHash(c, fr);
+      sr = NodeHash(c, sr);
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      sr = NodeHash(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return fr == first_root && sr == second_root && sn == 0;
+}
+
+Result<Hash> LeafHashes::Subtree(uint64_t start, uint64_t size) {
+  if (!IsAlignedSubtree(start, size) || start > leaves_.size() || size > leaves_.size() - start) {
+    return Status::InvalidArgument("no complete aligned subtree [" + std::to_string(start) + ", +" +
+                                   std::to_string(size) + ") in a tree of " +
+                                   std::to_string(leaves_.size()) + " leaves");
+  }
+  return SubtreeOfLeaves(leaves_, start, size);
+}
+
+Result<CompactRange> CompactRange::FromHashes(uint64_t size, std::vector<Hash> hashes) {
+  if (hashes.size() != static_cast<size_t>(std::popcount(size))) {
+    return Status::InvalidArgument("a tree of " + std::to_string(size) + " leaves has " +
+                                   std::to_string(std::popcount(size)) + " frontier hashes, not " +
+                                   std::to_string(hashes.size()));
+  }
+  CompactRange range;
+  range.size_ = size;
+  range.hashes_ = std::move(hashes);
+  return range;
+}
+
+Result<CompactRange> CompactRange::FromSource(uint64_t size, SubtreeSource& source) {
+  std::vector<Hash> hashes;
+  hashes.reserve(std::popcount(size));
+  uint64_t offset = 0;
+  for (int bit = 63; bit >= 0; --bit) {
+    const uint64_t part = uint64_t{1} << bit;
+    if ((size & part) == 0) continue;
+    auto hash = source.Subtree(offset, part);
+    if (!hash.ok()) return hash.status();
+    hashes.push_back(*hash);
+    offset += part;
+  }
+  return FromHashes(size, std::move(hashes));
+}
+
+Status CompactRange::Append(const Hash& leaf_hash, std::vector<SubtreeHash>* finished) {
+  if (size_ == UINT64_MAX) return Status::InvalidArgument("the tree is full");
+  const uint64_t index = size_;
+  Hash hash = leaf_hash;
+  uint64_t width = 1;
+  if (finished != nullptr) finished->push_back(SubtreeHash{index, 1, hash});
+  // Each set low bit of size_ is a frontier subtree of that width that the new one completes.
+  while ((size_ & width) != 0) {
+    hash = NodeHash(hashes_.back(), hash);
+    hashes_.pop_back();
+    width <<= 1;
+    if (finished != nullptr) finished->push_back(SubtreeHash{index + 1 - width, width, hash});
+  }
+  hashes_.push_back(hash);
+  ++size_;
+  return Status::Ok();
+}
+
+Hash CompactRange::Root() const {
+  if (hashes_.empty()) return EmptyRoot();
+  Hash root = hashes_.back();
+  for (size_t i = hashes_.size() - 1; i > 0; --i) root = NodeHash(hashes_[i - 1], root);
+  return root;
+}
+
+std::vector<SubtreeHash> CompactRange::Subtrees() const {
+  std::vector<SubtreeHash> out;
+  out.reserve(hashes_.size());
+  uint64_t offset = 0;
+  size_t i = 0;
+  for (int bit = 63; bit >= 0; --bit) {
+    const uint64_t part = uint64_t{1} << bit;
+    if ((size_ & part) == 0) continue;
+    out.push_back(SubtreeHash{offset, part, hashes_[i++]});
+    offset += part;
+  }
+  return out;
+}
+
+}  // namespace annals::merkle
