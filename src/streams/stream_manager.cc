@@ -672,6 +672,8 @@ void StreamManager::Stop() {
     stopped_ = true;
     for (auto& [id, w] : workers_) workers.push_back(w);
     retired.swap(retired_);
+    for (auto& [thread, finished] : tests_) retired.push_back(std::move(thread));
+    tests_.clear();
   }
   for (auto& w : workers) {
     std::lock_guard lk(w->mu);
@@ -1072,19 +1074,30 @@ void StreamManager::Test(const std::string& organization_id, const std::string& 
   batch.organization_id = info->spec.organization_id;
   batch.delivery_id = info->id + ":test-" + e.id;
   batch.events.push_back(std::move(e));
+  auto finished = std::make_shared<std::atomic<bool>>(false);
   auto run = [this, sink = std::shared_ptr<sinks::Sink>(std::move(sink).value()),
-              batch = std::move(batch), done = std::move(done)]() mutable {
+              batch = std::move(batch), done = std::move(done), finished]() mutable {
     const TimestampUs t0 = clock_->NowMicros();
     TestDelivery t;
     t.result = sink->Deliver(batch);
     t.seconds = static_cast<double>(clock_->NowMicros() - t0) / 1e6;
     done(std::move(t));
+    finished->store(true);
   };
   std::lock_guard lock(mu_);
   if (stopped_) {
     return;  // `done` is dropped with the closure: the server is going away
   }
-  retired_.emplace_back(std::move(run));
+  // Test deliveries that ended are joined here; the rest at Stop().
+  for (auto it = tests_.begin(); it != tests_.end();) {
+    if (it->second->load()) {
+      it->first.join();
+      it = tests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  tests_.emplace_back(std::thread(std::move(run)), std::move(finished));
 }
 
 Result<std::vector<DeadLetter>> StreamManager::DeadLetters(const std::string& organization_id,

@@ -227,6 +227,8 @@ class StreamManager {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Worker>> workers_;  // by id; guarded by mu_
   std::vector<std::thread> retired_;                         // guarded by mu_
+  // Test deliveries in progress (or ended and not yet joined), with their "ended" flags.
+  std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> tests_;  // mu_
   IdGenerator ids_;                                          // guarded by mu_
   bool started_ = false;                                     // guarded by mu_
   bool stopped_ = false;                                     // guarded by mu_
