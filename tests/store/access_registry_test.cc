@@ -12,6 +12,7 @@
 #include "domain/event_decoder.h"
 #include "ingest/ingestor.h"
 #include "storage/rocksdb/rocks_store.h"
+#include "store_test_dir.h"
 
 namespace annals {
 namespace {
@@ -22,28 +23,18 @@ constexpr TimestampUs kT0 = 1764381784123000;
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "annals-access-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     Open();
   }
   void TearDown() override {
     orgs_.reset();
     keys_.reset();
     store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   void Open() {
     keys_.reset();
     orgs_.reset();
     store_.reset();
-    RocksStoreOptions o;
-    o.path = (dir_ / "store").string();
-    o.sync = false;
-    o.block_cache_bytes = 8 << 20;
-    o.write_buffer_bytes = 4 << 20;
-    auto s = RocksStore::Open(o);
+    auto s = dir_.OpenStore();
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     auto orgs = OrgRegistry::Load(store_.get(), &clock_);
@@ -54,7 +45,7 @@ class RegistryTest : public ::testing::Test {
     keys_ = std::move(keys).value();
   }
 
-  fs::path dir_;
+  ::annals::testing::StoreTestDir dir_{"annals-access-test"};
   ManualClock clock_{kT0};
   std::unique_ptr<RocksStore> store_;
   std::unique_ptr<OrgRegistry> orgs_;

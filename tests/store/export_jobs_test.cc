@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "storage/rocksdb/rocks_store.h"
+#include "store_test_dir.h"
 
 namespace annals::exports {
 namespace {
@@ -21,23 +22,13 @@ constexpr TimestampUs kT0 = 1764381784123000;
 class ExportJobsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "annals-export-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    RocksStoreOptions o;
-    o.path = (dir_ / "store").string();
-    o.sync = false;
-    o.block_cache_bytes = 8 << 20;
-    o.write_buffer_bytes = 4 << 20;
-    auto s = RocksStore::Open(o);
+    auto s = dir_.OpenStore();
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
   }
   void TearDown() override {
     manager_.reset();
     store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   // Appends `n` events of org_x, occurred one second apart.
@@ -69,7 +60,7 @@ class ExportJobsTest : public ::testing::Test {
   void OpenManager() {
     manager_.reset();
     ExportManagerOptions o;
-    o.dir = (dir_ / "exports").string();
+    o.dir = (dir_.path() / "exports").string();
     o.keep_for = 3600LL * 1000000;
     auto m = ExportManager::Open(o, store_.get(), &clock_);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
@@ -81,7 +72,7 @@ class ExportJobsTest : public ::testing::Test {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
 
-  fs::path dir_;
+  ::annals::testing::StoreTestDir dir_{"annals-export-test"};
   ManualClock clock_{kT0};
   std::unique_ptr<RocksStore> store_;
   std::unique_ptr<ExportManager> manager_;
@@ -102,7 +93,7 @@ TEST_F(ExportJobsTest, UnfinishedJobsRunAgainAfterARestartWithTheirSnapshot) {
   running.state = ExportState::kRunning;
   running.rows = 2;
   ASSERT_TRUE(store_->PutMeta("export/org_x/" + job->id, EncodeExportJob(running)).ok());
-  fs::create_directories(dir_ / "exports");
+  fs::create_directories(dir_.path() / "exports");
   std::ofstream((manager_->FilePath(*job) + ".part")) << "half a line";
   // Events stored after the export was created are not part of it.
   Append(2);
@@ -151,7 +142,7 @@ TEST_F(ExportJobsTest, FinishedExportsExpire) {
 TEST_F(ExportJobsTest, DamagedRecordsAreRefusedAtOpen) {
   ASSERT_TRUE(store_->PutMeta("export/org_x/exp_1", "{\"id\":").ok());
   ExportManagerOptions o;
-  o.dir = (dir_ / "exports").string();
+  o.dir = (dir_.path() / "exports").string();
   auto m = ExportManager::Open(o, store_.get(), &clock_);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().error_code(), "corrupt_export");

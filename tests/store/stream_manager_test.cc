@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "storage/rocksdb/rocks_store.h"
+#include "store_test_dir.h"
 
 namespace annals::streams {
 namespace {
@@ -115,15 +116,7 @@ class ScriptedFactory final : public sinks::SinkFactory {
 class StreamManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "annals-stream-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    RocksStoreOptions o;
-    o.path = (dir_ / "store").string();
-    o.sync = false;
-    o.block_cache_bytes = 8 << 20;
-    o.write_buffer_bytes = 4 << 20;
-    auto s = RocksStore::Open(o);
+    auto s = dir_.OpenStore();
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     Open();
@@ -136,8 +129,6 @@ class StreamManagerTest : public ::testing::Test {
     }
     manager_.reset();
     store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   void Open() {
@@ -204,7 +195,7 @@ class StreamManagerTest : public ::testing::Test {
     return false;
   }
 
-  fs::path dir_;
+  ::annals::testing::StoreTestDir dir_{"annals-stream-test"};
   ManualClock clock_{kT0};
   Script script_;
   ScriptedFactory factory_{&script_};

@@ -9,6 +9,7 @@
 
 #include "common/signed_token.h"
 #include "storage/rocksdb/rocks_store.h"
+#include "store_test_dir.h"
 #include "workos/portal.h"
 #include "workos/schema_registry.h"
 
@@ -21,26 +22,16 @@ constexpr TimestampUs kT0 = 1764381784123000;
 class WorkosStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "annals-workos-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     Open();
   }
   void TearDown() override {
     registry_.reset();
     store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   void Open() {
     registry_.reset();
     store_.reset();
-    RocksStoreOptions o;
-    o.path = (dir_ / "store").string();
-    o.sync = false;
-    o.block_cache_bytes = 8 << 20;
-    o.write_buffer_bytes = 4 << 20;
-    auto s = RocksStore::Open(o);
+    auto s = dir_.OpenStore();
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     auto r = SchemaRegistry::Load(store_.get(), &clock_);
@@ -56,7 +47,7 @@ class WorkosStoreTest : public ::testing::Test {
     return s.ok() ? *s : ActionSchema{};
   }
 
-  fs::path dir_;
+  ::annals::testing::StoreTestDir dir_{"annals-workos-test"};
   ManualClock clock_{kT0};
   std::unique_ptr<RocksStore> store_;
   std::unique_ptr<SchemaRegistry> registry_;
