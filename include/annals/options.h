@@ -43,6 +43,13 @@ struct RocksStoreOptions {
   size_t write_buffer_bytes = 64 << 20;
   int background_jobs = 2;
   bool create_if_missing = true;
+  // Keep each organization's Merkle log (docs/integrity.md). When a store opened without it is
+  // opened with it again, the log is built for the events appended meanwhile.
+  bool merkle_log = true;
+  // With merkle_log: build, on open, the leaves and nodes of events that lack them (a store
+  // from before format 3, or one run without the log). Off for `annals verify`, which must
+  // see the store as it is.
+  bool merkle_catch_up = true;
 };
 
 }  // namespace annals

@@ -7,11 +7,13 @@
 // never block the writer and see either all or none of an appended batch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -108,6 +110,29 @@ struct ScanRequest {
   bool fill_cache = true;
 };
 
+// A SHA-256 digest: a Merkle leaf, node or root hash, or an event commitment. The same type
+// as merkle::Hash (src/domain/merkle.h).
+using Digest = std::array<uint8_t, 32>;
+
+// An organization's Merkle tree as of one instant: its size (leaves = events, tombstones
+// included) and its root (RFC 9162; the empty tree's root for size 0).
+struct TreeState {
+  uint64_t tree_size = 0;
+  Digest root{};
+};
+
+// One stored event value as the log holds it, for verification: an event or a tombstone.
+// The views point into the store's buffers and are valid during the visitor call only.
+struct LogEntryView {
+  uint64_t position = 0;
+  bool malformed = false;  // the value does not decode; nothing else is set
+  bool tombstone = false;
+  std::string_view organization_id;
+  uint64_t seq = 0;
+  std::string_view json;        // events: the canonical JSON as stored
+  std::string_view commitment;  // tombstones: the 32-byte commitment they keep
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -178,6 +203,31 @@ class Store {
   // strictly after `start_after` when it is not empty, at most `limit` (0: no limit).
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
       const std::string& prefix, const std::string& start_after, size_t limit) = 0;
+
+  // The entry with the greatest name that starts with `prefix`, or nullopt.
+  virtual Result<std::optional<std::pair<std::string, std::string>>> LastMeta(
+      const std::string& prefix) = 0;
+
+  // --- Tamper evidence (docs/integrity.md). Each organization's log is an RFC 9162 Merkle
+  // tree whose leaf i is the event with seq i + 1; the leaf input is the event's commitment,
+  // SHA-256 of its canonical JSON, kept after a purge. Append maintains it in the same write.
+  // Every method below answers kFailedPrecondition ("merkle_log_disabled") when the store
+  // was opened without a Merkle log.
+
+  // The organization's tree as of the last append (size == LastSeq).
+  virtual Result<TreeState> CurrentTree(const std::string& organization_id) = 0;
+  // Stored nodes of the organization's tree at `level`, which is 0 or a multiple of 8: at
+  // level 0 the leaves' commitments (not leaf hashes), at level 8·t the hashes of the complete
+  // aligned subtrees of 2^(8t) leaves, by index (node j covers leaves [j·2^level,
+  // (j+1)·2^level)). Returns the run of stored nodes from index `first` on, at most `count`;
+  // it ends early where the stored nodes end (the tree's right edge).
+  virtual Result<std::vector<Digest>> TreeNodes(const std::string& organization_id, int level,
+                                                uint64_t first, size_t count) = 0;
+  // Calls `visit` for every stored event value with position > after_position, in position
+  // order, tombstones and undecodable values included, until it returns false. Reads a
+  // consistent snapshot and does not fill the block cache.
+  virtual Status VisitLog(uint64_t after_position,
+                          const std::function<bool(const LogEntryView&)>& visit) = 0;
 
   // Approximate bytes the store occupies on disk.
   virtual Result<uint64_t> ApproximateSizeBytes() = 0;

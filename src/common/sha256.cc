@@ -87,17 +87,21 @@ std::optional<std::string> DecodeBase64(std::string_view text,
 
 }  // namespace
 
-std::string Sha256(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+void Sha256Into(std::string_view data, unsigned char* out) {
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, Sha256Md(), nullptr) != 1 ||
+  if (EVP_Digest(data.data(), data.size(), out, &length, Sha256Md(), nullptr) != 1 ||
       length != 32) {
     // SHA-256 over memory cannot fail short of a broken OpenSSL installation; carrying on
     // with a wrong digest would corrupt tamper evidence, so stop.
     std::fputs("annals: SHA-256 computation failed in OpenSSL\n", stderr);
     std::abort();
   }
-  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string Sha256(std::string_view data) {
+  std::string digest(32, '\0');
+  Sha256Into(data, reinterpret_cast<unsigned char*>(digest.data()));
+  return digest;
 }
 
 std::string HexEncode(std::string_view data) {

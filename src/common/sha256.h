@@ -11,6 +11,9 @@ namespace annals {
 // Returns the SHA-256 digest of `data` as 32 raw bytes.
 std::string Sha256(std::string_view data);
 
+// Writes the SHA-256 digest of `data` to out[0..32).
+void Sha256Into(std::string_view data, unsigned char* out);
+
 // Returns `data` as lowercase hexadecimal (two characters per byte).
 std::string HexEncode(std::string_view data);
 

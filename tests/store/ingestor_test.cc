@@ -301,6 +301,18 @@ class FaultyStore final : public Store {
     return real_->ListMeta(p, a, l);
   }
   Result<uint64_t> ApproximateSizeBytes() override { return real_->ApproximateSizeBytes(); }
+  Result<std::optional<std::pair<std::string, std::string>>> LastMeta(
+      const std::string& p) override {
+    return real_->LastMeta(p);
+  }
+  Result<TreeState> CurrentTree(const std::string& o) override { return real_->CurrentTree(o); }
+  Result<std::vector<Digest>> TreeNodes(const std::string& o, int level, uint64_t first,
+                                        size_t count) override {
+    return real_->TreeNodes(o, level, first, count);
+  }
+  Status VisitLog(uint64_t after, const std::function<bool(const LogEntryView&)>& v) override {
+    return real_->VisitLog(after, v);
+  }
   Status Checkpoint(const std::string& d) override { return real_->Checkpoint(d); }
   Result<std::vector<ItemRecord>> ListItems(const std::string& o, const std::string& t,
                                             const std::string& a, size_t l) override {

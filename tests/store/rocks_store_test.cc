@@ -1150,12 +1150,12 @@ TEST(RocksStoreOpenTest, RecordsFormatVersionAndRefusesOthers) {
     // Leave nothing in the WAL: the raw opener below has no merge operator for items.
     ASSERT_TRUE(store->Flush().ok());
   }
-  SetRawFormatVersion(dir.store(), "3");
+  SetRawFormatVersion(dir.store(), "4");
   auto r = RocksStore::Open(TestOptions(dir.store()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().error_code(), "unsupported_store_format");
   EXPECT_THAT(r.status().message(),
-              HasSubstr("was written by format version 3; this annals understands version 2"));
+              HasSubstr("was written by format version 4; this annals understands version 3"));
 
   SetRawFormatVersion(dir.store(), "v-next");
   r = RocksStore::Open(TestOptions(dir.store()));

@@ -18,6 +18,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <deque>
 #include <filesystem>
@@ -29,6 +30,7 @@
 #include "common/sha256.h"
 #include "domain/event_filter.h"
 #include "storage/key_encoding.h"
+#include "storage/tree_source.h"
 
 namespace annals {
 namespace {
@@ -51,6 +53,7 @@ enum Cf : int {
   kIdempotency,  // str org | str key -> idempotency record
   kDeletions,    // str org | ts deleted_at | str type | str id | u64 seq -> "" (purge queue)
   kPurged,       // str org | str type | str id -> purge mark
+  kMerkle,       // str org | u8 level | u64 index -> 32 bytes (commitment at level 0)
   kMeta,         // raw name -> value
   kCfCount,
 };
@@ -58,7 +61,7 @@ enum Cf : int {
 constexpr const char* kCfNames[kCfCount] = {
     "default",    "events",    "event_ids", "org_seq",     "idx_time",
     "idx_action", "idx_actor", "items",     "idempotency", "item_deletions",
-    "purged_items", "meta",
+    "purged_items", "merkle", "meta",
 };
 
 // Meta keys.
@@ -487,6 +490,22 @@ Status Corruption(std::string_view what) {
   return Status::Internal("the store is damaged: " + std::string(what));
 }
 
+Status MerkleLogDisabled() {
+  return Status(Code::kUnavailable, "merkle_log_disabled",
+                "this store keeps no Merkle log (it was opened with merkle_log off)");
+}
+
+// A merkle key: str org (already encoded) | u8 level | u64 index.
+void AppendMerkleKey(std::string* dst, std::string_view encoded_org, int level, uint64_t index) {
+  dst->append(encoded_org);
+  dst->push_back(static_cast<char>(level));
+  enc::AppendU64(dst, index);
+}
+
+std::string_view DigestView(const Digest& d) {
+  return std::string_view(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
 Status NotAnnalsStore(const std::string& path, std::string_view why) {
   return Status(Code::kInvalidArgument, "not_an_annals_store",
                 "data directory " + path + " " + std::string(why));
@@ -541,6 +560,10 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(int cf, const RocksStoreOptions& o,
     case kMeta:
       t = CfTuning{4u << 20, 4 << 10, 0, true};
       break;
+    case kMerkle:
+      // Hashes do not compress; read in runs (tiles), never by point lookups.
+      t = CfTuning{small_wb, 8 << 10, 0, true};
+      break;
     default:
       break;
   }
@@ -553,6 +576,10 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(int cf, const RocksStoreOptions& o,
   c.max_bytes_for_level_base = 256 << 20;
   c.compression = Supported(rocksdb::kLZ4Compression);
   c.bottommost_compression = Supported(rocksdb::kZSTD);
+  if (cf == kMerkle) {
+    c.compression = rocksdb::kNoCompression;
+    c.bottommost_compression = rocksdb::kNoCompression;
+  }
   c.optimize_filters_for_hits = t.optimize_filters_for_hits;
   if (t.prefix_strings > 0) {
     c.prefix_extractor = std::make_shared<EncodedStringsPrefix>(t.prefix_strings);
@@ -972,6 +999,7 @@ struct RocksStore::AppendScratch {
   SortedEntries by_cf[kCfCount];
   std::string org_key, header, item_key, item_operand;
   std::vector<size_t> targets;
+  std::vector<merkle::SubtreeHash> finished;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1126,6 +1154,14 @@ Result<std::unique_ptr<RocksStore>> RocksStore::OpenWithEnv(const RocksStoreOpti
     ANNALS_RETURN_IF_ERROR(store->UpgradeFromFormat1());
     version = std::to_string(kFormatVersion);
   }
+  if (version == "2" && unknown_name.empty()) {
+    // Format 3 adds the merkle column family; CatchUpMerkleLog fills it below.
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    version = std::to_string(kFormatVersion);
+    s = db->Put(wo, store->cf(kMeta), ToSlice(kMetaFormatVersion), version);
+    if (!s.ok()) return FromRocks(s, "cannot upgrade the store in " + path);
+  }
   if (version != std::to_string(kFormatVersion)) {
     int n = 0;
     const auto [ptr, err] = std::from_chars(version.data(), version.data() + version.size(), n);
@@ -1147,6 +1183,9 @@ Result<std::unique_ptr<RocksStore>> RocksStore::OpenWithEnv(const RocksStoreOpti
     }
   }
   ANNALS_RETURN_IF_ERROR(store->LoadCounters());
+  if (options.merkle_log && options.merkle_catch_up) {
+    ANNALS_RETURN_IF_ERROR(store->CatchUpMerkleLog());
+  }
   return store;
 }
 
@@ -1378,6 +1417,52 @@ Status RocksStore::Append(const AppendBatch& batch) {
       }
     }
   }
+  // The Merkle log: each event's commitment as leaf seq - 1, and every node of 2^(8t) leaves
+  // that the event completes. The frontiers are working copies until the write succeeds.
+  std::unordered_map<std::string_view, merkle::CompactRange> trees;
+  if (options_.merkle_log) {
+    std::vector<merkle::SubtreeHash>& finished = scratch.finished;
+    const std::string* tree_org = nullptr;
+    merkle::CompactRange* tree = nullptr;
+    for (const EventRecord& e : batch.events) {
+      const std::string& org = e.fields.organization_id;
+      if (tree_org == nullptr || *tree_org != org) {
+        if (org_of_key == nullptr || *org_of_key != org) {
+          org_key.clear();
+          enc::AppendString(&org_key, org);
+          org_of_key = &org;
+        }
+        auto it = trees.find(org);
+        if (it == trees.end()) {
+          Result<merkle::CompactRange> loaded = LoadTree(org, e.seq - 1);
+          if (!loaded.ok()) return loaded.status();
+          it = trees.emplace(org, std::move(*loaded)).first;
+        }
+        tree_org = &org;
+        tree = &it->second;
+      }
+      if (tree->size() != e.seq - 1) {
+        return Status::Internal("the Merkle log of organization " + org + " holds " +
+                                std::to_string(tree->size()) + " leaves, but seq " +
+                                std::to_string(e.seq) + " is being appended");
+      }
+      Digest commitment;
+      Sha256Into(e.json, commitment.data());
+      SortedEntries& merkle_entries = scratch.by_cf[kMerkle];
+      AppendMerkleKey(&merkle_entries.Key(), org_key, 0, e.seq - 1);
+      merkle_entries.Add(DigestView(commitment));
+      finished.clear();
+      ANNALS_RETURN_IF_ERROR(tree->Append(merkle::LeafHash(DigestView(commitment)), &finished));
+      for (const merkle::SubtreeHash& f : finished) {
+        const int level = std::countr_zero(f.size);
+        if (level == 0 || level % 8 != 0) continue;
+        AppendMerkleKey(&merkle_entries.Key(), org_key, level, f.start >> level);
+        merkle_entries.Add(std::string_view(reinterpret_cast<const char*>(f.hash.data()),
+                                            f.hash.size()));
+      }
+    }
+  }
+
   for (const IdempotencyRecord& r : batch.idempotency) {
     SortedEntries& idem = scratch.by_cf[kIdempotency];
     enc::AppendString(&idem.Key(), r.organization_id);
@@ -1423,6 +1508,10 @@ Status RocksStore::Append(const AppendBatch& batch) {
   ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
 
   last_position_.store(new_last_position, std::memory_order_release);
+  if (!trees.empty()) {
+    std::lock_guard tree_lock(tree_mu_);
+    for (auto& [org, tree] : trees) trees_[std::string(org)] = std::move(tree);
+  }
   std::unique_lock seq_lock(seq_mu_);
   for (const auto& [org, seq] : org_last) {
     auto it = last_seq_.find(std::string(org));
@@ -2240,6 +2329,249 @@ Status RocksStore::RemoveItemsWithoutTimeline(
   }
   if (wb.Count() > 0) ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, options_.sync));
   return Status::Ok();
+}
+
+}  // namespace annals
+
+// ---------------------------------------------------------------------------------------
+// The Merkle log (docs/integrity.md, docs/storage.md "merkle").
+
+namespace annals {
+
+Status RocksStore::CheckMerkleLog() const {
+  return options_.merkle_log ? Status::Ok() : MerkleLogDisabled();
+}
+
+Result<uint64_t> RocksStore::StoredLeafCount(const std::string& organization_id) {
+  const std::string org_key = enc::EncodeString(organization_id);
+  std::string last;
+  AppendMerkleKey(&last, org_key, 0, kMaxU64);
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kMerkle)));
+  it->SeekForPrev(last);
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read the Merkle log");
+  if (!it->Valid()) return uint64_t{0};
+  std::string_view key = ToView(it->key());
+  const std::string_view prefix = std::string_view(last).substr(0, org_key.size() + 1);
+  if (!key.starts_with(prefix)) return uint64_t{0};
+  key.remove_prefix(prefix.size());
+  uint64_t index = 0;
+  if (!enc::DecodeU64(key, &index)) return Corruption("a malformed Merkle key");
+  return index + 1;
+}
+
+Result<merkle::CompactRange> RocksStore::LoadTree(const std::string& organization_id,
+                                                  uint64_t size) {
+  {
+    std::lock_guard lock(tree_mu_);
+    auto it = trees_.find(organization_id);
+    if (it != trees_.end()) return it->second;
+  }
+  if (size == 0) return merkle::CompactRange();
+  StoreTreeSource source(this, organization_id);
+  Result<merkle::CompactRange> tree = merkle::CompactRange::FromSource(size, source);
+  if (!tree.ok()) {
+    return Corruption("the Merkle log of organization " + organization_id +
+                      " cannot be read at size " + std::to_string(size) + ": " +
+                      tree.status().message());
+  }
+  return tree;
+}
+
+Status RocksStore::CatchUpMerkleLog() {
+  std::vector<std::pair<std::string, uint64_t>> orgs;
+  {
+    std::shared_lock lock(seq_mu_);
+    orgs.assign(last_seq_.begin(), last_seq_.end());
+  }
+  std::sort(orgs.begin(), orgs.end());
+  std::lock_guard write_lock(write_mu_);
+  std::vector<merkle::SubtreeHash> finished;
+  std::string key;
+  for (const auto& [org, last_seq] : orgs) {
+    Result<uint64_t> stored = StoredLeafCount(org);
+    if (!stored.ok()) return stored.status();
+    if (*stored >= last_seq) continue;
+    Result<merkle::CompactRange> tree = LoadTree(org, *stored);
+    if (!tree.ok()) return tree.status();
+    const std::string org_key = enc::EncodeString(org);
+    while (tree->size() < last_seq) {
+      Result<std::vector<EventRecord>> events = ReadOrganization(org, tree->size(), 4096, false);
+      if (!events.ok()) return events.status();
+      if (events->empty()) break;
+      rocksdb::WriteBatch wb;
+      for (const EventRecord& e : *events) {
+        if (e.seq != tree->size() + 1) {
+          return Corruption("organization " + org + " lacks the event with seq " +
+                            std::to_string(tree->size() + 1) +
+                            ", so its Merkle log cannot be built");
+        }
+        Digest commitment;
+        if (e.purged_at != 0) {
+          if (e.commitment.size() != commitment.size()) {
+            return Corruption("the tombstone of seq " + std::to_string(e.seq) +
+                              " of organization " + org + " holds no commitment");
+          }
+          std::memcpy(commitment.data(), e.commitment.data(), commitment.size());
+        } else {
+          Sha256Into(e.json, commitment.data());
+        }
+        key.clear();
+        AppendMerkleKey(&key, org_key, 0, e.seq - 1);
+        rocksdb::Status s = wb.Put(cf(kMerkle), key, ToSlice(DigestView(commitment)));
+        finished.clear();
+        ANNALS_RETURN_IF_ERROR(tree->Append(merkle::LeafHash(DigestView(commitment)), &finished));
+        for (const merkle::SubtreeHash& f : finished) {
+          const int level = std::countr_zero(f.size);
+          if (level == 0 || level % 8 != 0) continue;
+          key.clear();
+          AppendMerkleKey(&key, org_key, level, f.start >> level);
+          if (s.ok()) {
+            s = wb.Put(cf(kMerkle), key,
+                       rocksdb::Slice(reinterpret_cast<const char*>(f.hash.data()),
+                                      f.hash.size()));
+          }
+        }
+        if (!s.ok()) return FromRocks(s, "cannot build the Merkle log");
+      }
+      ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, false));
+    }
+    if (tree->size() != last_seq) {
+      return Corruption("organization " + org + " lacks the event with seq " +
+                        std::to_string(tree->size() + 1) + ", so its Merkle log cannot be built");
+    }
+    std::lock_guard lock(tree_mu_);
+    trees_[org] = std::move(*tree);
+  }
+  rocksdb::Status s = db_->FlushWAL(/*sync=*/true);
+  if (!s.ok()) return FromRocks(s, "cannot sync the Merkle log");
+  return Status::Ok();
+}
+
+Result<TreeState> RocksStore::CurrentTree(const std::string& organization_id) {
+  ANNALS_RETURN_IF_ERROR(CheckMerkleLog());
+  {
+    std::lock_guard lock(tree_mu_);
+    auto it = trees_.find(organization_id);
+    if (it != trees_.end()) {
+      TreeState state;
+      state.tree_size = it->second.size();
+      state.root = it->second.Root();
+      return state;
+    }
+  }
+  // Not loaded yet: the stored leaves are the committed tree (Append changes trees_ only
+  // after its write, and keeps any newer frontier: try_emplace below never replaces one).
+  Result<uint64_t> size = StoredLeafCount(organization_id);
+  if (!size.ok()) return size.status();
+  Result<merkle::CompactRange> tree = LoadTree(organization_id, *size);
+  if (!tree.ok()) return tree.status();
+  TreeState state;
+  state.tree_size = tree->size();
+  state.root = tree->Root();
+  std::lock_guard lock(tree_mu_);
+  trees_.try_emplace(organization_id, std::move(*tree));
+  return state;
+}
+
+Result<std::vector<Digest>> RocksStore::TreeNodes(const std::string& organization_id, int level,
+                                                  uint64_t first, size_t count) {
+  ANNALS_RETURN_IF_ERROR(CheckMerkleLog());
+  if (level < 0 || level > 63 || level % 8 != 0) {
+    return Status::InvalidArgument("Merkle node level " + std::to_string(level) +
+                                   " is not stored (only multiples of 8)");
+  }
+  std::vector<Digest> out;
+  if (count == 0) return out;
+  const std::string org_key = enc::EncodeString(organization_id);
+  std::string start;
+  AppendMerkleKey(&start, org_key, level, first);
+  const std::string_view prefix = std::string_view(start).substr(0, org_key.size() + 1);
+  std::string upper(prefix);
+  upper.append(8, '\xff');
+  upper.push_back('\xff');
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kMerkle)));
+  uint64_t expected = first;
+  for (it->Seek(start); it->Valid() && out.size() < count; it->Next()) {
+    std::string_view key = ToView(it->key());
+    key.remove_prefix(prefix.size());
+    uint64_t index = 0;
+    if (!enc::DecodeU64(key, &index)) return Corruption("a malformed Merkle key");
+    if (index != expected) break;
+    if (it->value().size() != sizeof(Digest)) return Corruption("a malformed Merkle node");
+    Digest& d = out.emplace_back();
+    std::memcpy(d.data(), it->value().data(), d.size());
+    ++expected;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read the Merkle log");
+  return out;
+}
+
+Status RocksStore::VisitLog(uint64_t after_position,
+                            const std::function<bool(const LogEntryView&)>& visit) {
+  if (after_position == kMaxU64) return Status::Ok();
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.snapshot();
+  ro.fill_cache = false;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kEvents)));
+  for (it->Seek(enc::EncodeU64(after_position + 1)); it->Valid(); it->Next()) {
+    LogEntryView entry;
+    const std::string_view value = ToView(it->value());
+    if (!enc::DecodeU64(ToView(it->key()), &entry.position)) {
+      entry.malformed = true;
+    } else if (IsTombstone(value)) {
+      std::string_view in = value.substr(1);
+      int64_t ignored = 0;
+      entry.tombstone = true;
+      if (!GetVarint(&in, &entry.seq) || !GetSigned(&in, &ignored) ||
+          !GetSigned(&in, &ignored) || !GetSigned(&in, &ignored) ||
+          !GetBytes(&in, &entry.json) || !GetBytes(&in, &entry.organization_id) ||
+          !GetBytes(&in, &entry.commitment) || !in.empty()) {
+        const uint64_t position = entry.position;
+        entry = LogEntryView();
+        entry.position = position;
+        entry.malformed = true;
+      }
+      entry.json = {};
+    } else {
+      EventView view;
+      if (ParseEventValue(value, &view)) {
+        entry.organization_id = view.organization_id;
+        entry.seq = view.seq;
+        entry.json = view.json;
+      } else {
+        entry.malformed = true;
+      }
+    }
+    if (!visit(entry)) return Status::Ok();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read events");
+  return Status::Ok();
+}
+
+Result<std::optional<std::pair<std::string, std::string>>> RocksStore::LastMeta(
+    const std::string& prefix) {
+  std::string lo(kMetaUserPrefix);
+  lo += prefix;
+  std::string hi = lo;
+  hi.append(1, '\xff');  // meta names are text: no name under the prefix sorts after this
+  std::optional<std::pair<std::string, std::string>> out;
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kMeta)));
+  it->SeekForPrev(hi);
+  if (it->Valid() && ToView(it->key()).starts_with(lo)) {
+    out.emplace(std::string(ToView(it->key()).substr(kMetaUserPrefix.size())),
+                it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read metadata");
+  return out;
 }
 
 }  // namespace annals

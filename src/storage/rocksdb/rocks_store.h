@@ -25,6 +25,7 @@
 
 #include "annals/options.h"
 #include "annals/store.h"
+#include "domain/merkle.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -39,7 +40,7 @@ namespace annals {
 class RocksStore final : public Store {
  public:
   // The on-disk format this build reads and writes (meta key "format_version").
-  static constexpr int kFormatVersion = 2;
+  static constexpr int kFormatVersion = 3;
 
   // Opens the store in options.path, creating it when the directory is missing or empty and
   // options.create_if_missing is set. Fails with a clear Status when the directory is not
@@ -94,6 +95,13 @@ class RocksStore final : public Store {
   Result<std::vector<std::string>> OrganizationsWithEvents() override;
   Result<std::vector<std::pair<std::string, std::string>>> ListMeta(
       const std::string& prefix, const std::string& start_after, size_t limit) override;
+  Result<std::optional<std::pair<std::string, std::string>>> LastMeta(
+      const std::string& prefix) override;
+  Result<TreeState> CurrentTree(const std::string& organization_id) override;
+  Result<std::vector<Digest>> TreeNodes(const std::string& organization_id, int level,
+                                        uint64_t first, size_t count) override;
+  Status VisitLog(uint64_t after_position,
+                  const std::function<bool(const LogEntryView&)>& visit) override;
   Result<uint64_t> ApproximateSizeBytes() override;
   // A RocksDB checkpoint: SST files are hard-linked when `dir` is on the store's file
   // system and copied otherwise; the rest is copied. The memtables are flushed first while
@@ -124,6 +132,15 @@ class RocksStore final : public Store {
   RocksStore(const RocksStoreOptions& options, OpenedDb opened);
 
   Status LoadCounters();
+  // Builds the Merkle leaves and nodes of events that lack them (RocksStoreOptions::
+  // merkle_catch_up); called by Open before the store is shared.
+  Status CatchUpMerkleLog();
+  // The organization's tree frontier (trees_), loaded from the stored nodes when absent.
+  // Called with write_mu_ held.
+  Result<merkle::CompactRange> LoadTree(const std::string& organization_id, uint64_t size);
+  // The number of leaves stored for the organization.
+  Result<uint64_t> StoredLeafCount(const std::string& organization_id);
+  Status CheckMerkleLog() const;
   Status UpgradeFromFormat1();
   // Every write goes through here: applies the test hook, writes, and on error marks the
   // store failed. `sync` selects WriteOptions.sync.
@@ -154,6 +171,10 @@ class RocksStore final : public Store {
   std::atomic<uint64_t> last_position_{0};
   mutable std::shared_mutex seq_mu_;
   std::unordered_map<std::string, uint64_t> last_seq_;  // guarded by seq_mu_
+
+  // Each organization's tree frontier, updated by Append after a successful write.
+  mutable std::mutex tree_mu_;
+  std::unordered_map<std::string, merkle::CompactRange> trees_;  // guarded by tree_mu_
 
   std::atomic<bool> failed_{false};
   std::atomic<bool> fail_next_write_{false};
