@@ -1,7 +1,8 @@
 // Fuzz target for the Merkle proof verifiers (src/domain/merkle.h).
 //
-// Input layout: byte 0 selects the check (bit 0: inclusion or consistency; bit 1: raw or
-// real-tree mode); the rest is read as below, missing bytes as zero.
+// Input layout: byte 0 selects the check (bit 2 clear: bit 0 picks inclusion or consistency;
+// bit 2 set: multi-leaf inclusion; bit 1: raw or real-tree mode); the rest is read as below,
+// missing bytes as zero.
 //
 // Raw mode: two little-endian uint64 (index and tree size, or first and second), one byte with
 // the proof length (at most 70, fewer if the input ends), two hashes (leaf hash and root, or
@@ -15,7 +16,24 @@
 // that index, or the first root is the tree's root at that size, and the proof is the genuine
 // one.
 //
+// Multi-leaf inclusion, raw mode: a little-endian uint64 tree size, one byte with the number
+// of indices (at most 64), one encoding byte, one byte with the proof length, the root, one
+// leaf hash per index (one fewer if bit 7 of the encoding byte is set), then the proof
+// hashes. With bit 0 of the encoding byte clear each index is a little-endian uint64; with
+// it set each is one byte g, the index being the previous one plus 1 plus g shifted left by
+// bits 1-6 of the encoding byte (the first: g shifted), so that large trees get valid sets.
+// VerifyMultiInclusion must agree with an independent verifier that lays the walk out level
+// by level and evaluates it bottom-up.
+//
+// Multi-leaf inclusion, real-tree mode: one byte picks the size (1-64 leaves), eight bytes a
+// bit mask of the indices; the proof must equal one built from the definition over the
+// leaves and verify. Byte pairs then mutate the proof, the leaf hashes, the indices, the size
+// and the root; the verifier must agree with the independent one, and whenever it accepts
+// against a tree head the tree really had, every leaf must be the tree's leaf at its index
+// and the proof the genuine one.
+//
 // A broken invariant calls abort(), which libFuzzer reports as a crash.
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -243,13 +261,238 @@ void RealTreeMode(bool inclusion, Reader& in) {
   }
 }
 
+// --- Multi-leaf inclusion.
+
+// The walk of a multi-leaf proof laid out level by level: every node the walk reaches, in
+// proof order (by level, then left to right), children after their parent.
+struct WalkNode {
+  uint64_t lo;
+  uint64_t hi;
+  size_t a;  // indices[a, b) lie in [lo, hi).
+  size_t b;
+  size_t left = 0;  // Positions of the children of a descended node, else 0.
+  size_t right = 0;
+};
+
+bool StrictlyIncreasingBelow(const std::vector<uint64_t>& indices, uint64_t size) {
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (indices[i] >= size || (i > 0 && indices[i - 1] >= indices[i])) return false;
+  }
+  return true;
+}
+
+// Precondition: size > 0 and indices strictly increasing and below size.
+std::vector<WalkNode> LayOutWalk(const std::vector<uint64_t>& indices, uint64_t size) {
+  std::vector<WalkNode> nodes = {WalkNode{0, size, 0, indices.size()}};
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const WalkNode node = nodes[i];
+    if (node.a == node.b || node.hi - node.lo == 1) continue;
+    const uint64_t split = node.lo + Split(node.hi - node.lo);
+    size_t mid = node.a;
+    while (mid < node.b && indices[mid] < split) ++mid;
+    nodes[i].left = nodes.size();
+    nodes.push_back(WalkNode{node.lo, split, node.a, mid});
+    nodes[i].right = nodes.size();
+    nodes.push_back(WalkNode{split, node.hi, mid, node.b});
+  }
+  return nodes;
+}
+
+bool ReferenceMulti(const std::vector<uint64_t>& indices, const std::vector<Hash>& leaves,
+                    uint64_t size, const std::vector<Hash>& proof, const Hash& root) {
+  if (leaves.size() != indices.size() || !StrictlyIncreasingBelow(indices, size)) return false;
+  if (size == 0) return proof.empty() && root == annals::merkle::EmptyRoot();
+  const std::vector<WalkNode> nodes = LayOutWalk(indices, size);
+  std::vector<Hash> values(nodes.size());
+  size_t next = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].a != nodes[i].b) continue;
+    if (next == proof.size()) return false;
+    values[i] = proof[next++];
+  }
+  if (next != proof.size()) return false;
+  for (size_t i = nodes.size(); i-- > 0;) {
+    const WalkNode& node = nodes[i];
+    if (node.a == node.b) continue;
+    values[i] = node.left == 0 ? leaves[node.a]
+                               : annals::merkle::NodeHash(values[node.left], values[node.right]);
+  }
+  return values[0] == root;
+}
+
+void RawMultiMode(Reader& in) {
+  const uint64_t size = in.U64();
+  const size_t count = in.Byte() % 65;
+  const uint8_t encoding = in.Byte();
+  const size_t wanted = in.Byte();
+  const Hash root = in.Hash32();
+  std::vector<uint64_t> indices;
+  if ((encoding & 1) != 0) {
+    const int shift = (encoding >> 1) & 63;
+    for (size_t i = 0; i < count; ++i) {
+      const uint64_t step = uint64_t{in.Byte()} << shift;
+      indices.push_back(i == 0 ? step : indices.back() + 1 + step);
+    }
+  } else {
+    for (size_t i = 0; i < count; ++i) indices.push_back(in.U64());
+  }
+  std::vector<Hash> leaves;
+  const size_t leaf_count = (encoding & 0x80) != 0 && count > 0 ? count - 1 : count;
+  for (size_t i = 0; i < leaf_count; ++i) leaves.push_back(in.Hash32());
+  std::vector<Hash> proof;
+  while (proof.size() < wanted && in.remaining() >= 32) proof.push_back(in.Hash32());
+  Check(annals::merkle::VerifyMultiInclusion(indices, leaves, size, proof, root) ==
+            ReferenceMulti(indices, leaves, size, proof, root),
+        "VerifyMultiInclusion agrees with the level-by-level verifier");
+}
+
+// MTH(leaves[lo, hi)) by the RFC's recursion.
+Hash ReferenceMth(const std::vector<Hash>& leaves, uint64_t lo, uint64_t hi) {
+  if (hi - lo == 1) return leaves[lo];
+  const uint64_t k = Split(hi - lo);
+  return annals::merkle::NodeHash(ReferenceMth(leaves, lo, lo + k),
+                                  ReferenceMth(leaves, lo + k, hi));
+}
+
+void RealTreeMultiMode(Reader& in) {
+  using namespace annals::merkle;
+  static LeafHashes tree = [] {
+    LeafHashes t;
+    for (uint64_t i = 0; i < kMaxLeaves; ++i) t.Append(LeafHash("leaf " + std::to_string(i)));
+    return t;
+  }();
+  static const std::array<Hash, kMaxLeaves + 1> roots = [] {
+    std::array<Hash, kMaxLeaves + 1> r;
+    r[0] = EmptyRoot();
+    for (uint64_t n = 1; n <= kMaxLeaves; ++n) r[n] = ReferenceMth(tree.leaves(), 0, n);
+    return r;
+  }();
+  auto genuine = [&](uint64_t size, const Hash& root) {
+    return size <= kMaxLeaves && roots[size] == root;
+  };
+
+  const uint64_t n = 1 + in.Byte() % kMaxLeaves;
+  const uint64_t mask = in.U64();
+  std::vector<uint64_t> indices;
+  for (uint64_t i = 0; i < n; ++i) {
+    if ((mask >> i & 1) != 0) indices.push_back(i);
+  }
+  auto made = MultiInclusionProof(indices, n, tree);
+  Check(made.ok(), "multi-leaf proofs of a real tree can be made");
+  std::vector<Hash> expected;
+  for (const WalkNode& node : LayOutWalk(indices, n)) {
+    if (node.a == node.b) expected.push_back(ReferenceMth(tree.leaves(), node.lo, node.hi));
+  }
+  Check(*made == expected, "the multi-leaf proof is the one the definition gives");
+  std::vector<Hash> proof = *made;
+  std::vector<Hash> leaves;
+  for (uint64_t i : indices) leaves.push_back(tree.leaves()[i]);
+  uint64_t size = n;
+  Hash root = roots[n];
+  Check(VerifyMultiInclusion(indices, leaves, size, proof, root),
+        "a genuine multi-leaf proof verifies");
+
+  constexpr size_t kMaxItems = 300;
+  while (in.remaining() >= 2) {
+    const uint8_t op = in.Byte();
+    const uint8_t x = in.Byte();
+    const auto flip = uint8_t(1u << (op >> 5));
+    switch (op % 8) {
+      case 0:
+        if (!proof.empty()) proof[x % proof.size()][(x >> 3) % 32] ^= flip;
+        break;
+      case 1:
+        if (!leaves.empty()) leaves[x % leaves.size()][(x >> 3) % 32] ^= flip;
+        break;
+      case 2:
+        root[x % 32] ^= flip;
+        break;
+      case 3:
+        if (!indices.empty()) {
+          uint64_t& index = indices[(op >> 3) % indices.size()];
+          index = (op & 0x80) != 0 ? index + (x % 4) - 2 : x;
+        }
+        break;
+      case 4:
+        size = (op & 0x80) != 0 ? size + (x % 4) - 2 : x;
+        break;
+      case 5:
+        // Remove a proof entry, a leaf (index and hash), or only an index or only a hash.
+        if ((op & 0x80) == 0) {
+          if (!proof.empty()) {
+            proof.erase(proof.begin() + static_cast<std::ptrdiff_t>(x % proof.size()));
+          }
+        } else {
+          const bool index = (op & 0x40) == 0 || (op & 0x20) != 0;
+          const bool hash = (op & 0x40) == 0 || (op & 0x20) == 0;
+          if (index && !indices.empty()) {
+            indices.erase(indices.begin() + static_cast<std::ptrdiff_t>(x % indices.size()));
+          }
+          if (hash && !leaves.empty()) {
+            leaves.erase(leaves.begin() + static_cast<std::ptrdiff_t>(x % leaves.size()));
+          }
+        }
+        break;
+      case 6: {
+        if ((op & 0x80) == 0) {
+          // Insert a genuine hash of the tree (a leaf, a root) into the proof.
+          const Hash node =
+              (op & 0x40) != 0 ? tree.leaves()[x % kMaxLeaves] : roots[x % (kMaxLeaves + 1)];
+          const size_t at = proof.empty() ? 0 : (op >> 3) % (proof.size() + 1);
+          if (proof.size() < kMaxItems) {
+            proof.insert(proof.begin() + static_cast<std::ptrdiff_t>(at), node);
+          }
+        } else if (indices.size() < kMaxItems && leaves.size() < kMaxItems) {
+          // Add a leaf with its genuine hash: in order, or at the end.
+          const uint64_t index = x % (kMaxLeaves + 4);
+          const Hash hash = tree.leaves()[index % kMaxLeaves];
+          size_t at = indices.size();
+          if ((op & 0x40) != 0) {
+            at = 0;
+            while (at < indices.size() && indices[at] < index) ++at;
+          }
+          indices.insert(indices.begin() + static_cast<std::ptrdiff_t>(at), index);
+          leaves.insert(leaves.begin() + static_cast<std::ptrdiff_t>(std::min(at, leaves.size())),
+                        hash);
+        }
+        break;
+      }
+      case 7:
+        // Replace the root or a leaf hash by another genuine hash of the tree.
+        if ((op & 0x80) != 0) {
+          root = roots[x % (kMaxLeaves + 1)];
+        } else if (!leaves.empty()) {
+          leaves[(op >> 3) % leaves.size()] = tree.leaves()[x % kMaxLeaves];
+        }
+        break;
+    }
+  }
+
+  const bool accepted = VerifyMultiInclusion(indices, leaves, size, proof, root);
+  Check(accepted == ReferenceMulti(indices, leaves, size, proof, root),
+        "VerifyMultiInclusion agrees with the level-by-level verifier on a mutated claim");
+  if (!accepted || !genuine(size, root)) return;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    Check(indices[i] < size && tree.leaves()[indices[i]] == leaves[i],
+          "an accepted leaf is the tree's leaf at its index");
+  }
+  auto real = MultiInclusionProof(indices, size, tree);
+  Check(real.ok() && *real == proof, "an accepted multi-leaf proof is the genuine proof");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Reader in(data, size);
   const uint8_t mode = in.Byte();
   const bool inclusion = (mode & 1) == 0;
-  if ((mode & 2) == 0) {
+  if ((mode & 4) != 0) {
+    if ((mode & 2) == 0) {
+      RawMultiMode(in);
+    } else {
+      RealTreeMultiMode(in);
+    }
+  } else if ((mode & 2) == 0) {
     RawMode(inclusion, in);
   } else {
     RealTreeMode(inclusion, in);

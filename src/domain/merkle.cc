@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 namespace annals::merkle {
@@ -66,6 +68,109 @@ Hash SubtreeOfLeaves(const std::vector<Hash>& leaves, uint64_t start, uint64_t s
   const uint64_t half = size / 2;
   return NodeHash(SubtreeOfLeaves(leaves, start, half),
                   SubtreeOfLeaves(leaves, start + half, half));
+}
+
+// True if [lo, hi) is a node of some tree: lo < hi and lo is a multiple of
+// std::bit_ceil(hi - lo), which for a range of more than 2^63 leaves means lo == 0.
+bool IsTreeNode(uint64_t lo, uint64_t hi) {
+  if (lo >= hi) return false;
+  const uint64_t size = hi - lo;
+  if (size > uint64_t{1} << 63) return lo == 0;
+  return lo % std::bit_ceil(size) == 0;
+}
+
+// The position of the first index that breaks "strictly increasing and below tree_size", or
+// indices.size() if there is none.
+size_t FirstBadIndex(const std::vector<uint64_t>& indices, uint64_t tree_size) {
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (indices[i] >= tree_size || (i > 0 && indices[i] <= indices[i - 1])) return i;
+  }
+  return indices.size();
+}
+
+// The first position in [a, b) whose index is >= split. Precondition: a < b and
+// indices[a, b) is increasing. O(1) when all of them lie on one side of the split, which is
+// the case at every node of a multi-proof walk but the (at most k - 1) branching ones;
+// O(log(b - a)) otherwise.
+size_t Partition(const std::vector<uint64_t>& indices, size_t a, size_t b, uint64_t split) {
+  if (indices[b - 1] < split) return b;
+  if (indices[a] >= split) return a;
+  const auto first = indices.begin() + static_cast<std::ptrdiff_t>(a);
+  const auto last = indices.begin() + static_cast<std::ptrdiff_t>(b);
+  return static_cast<size_t>(std::lower_bound(first, last, split) - indices.begin());
+}
+
+// The number of levels of the deepest tree (2^64 - 1 leaves) below its root.
+constexpr size_t kMaxLevels = 64;
+
+// Walks the nodes of the multi-proof walk (see MultiInclusionProof) depth-first, left before
+// right, without allocating. For each node that yields a hash by itself it calls
+// terminal(lo, hi, a, b, level): a == b for a node [lo, hi) without any of the indices, else
+// the leaf lo == leaf_indices[a] of the set (b == a + 1). After both children of a descended
+// node have been walked it calls descended(level) with that node's level. Nodes of one level
+// are reached left to right, so a per-level cursor sees them in proof order. Returns true
+// once every node has been walked, false as soon as a callback returns false.
+// Precondition: tree_size > 0 and `indices` strictly increasing and below tree_size.
+template <typename Terminal, typename Descended>
+bool WalkMulti(const std::vector<uint64_t>& indices, uint64_t tree_size, Terminal&& terminal,
+               Descended&& descended) {
+  // One frame per descended node above the current one: its right child and whether that
+  // child has been started.
+  struct Frame {
+    uint64_t split;  // The right child is [split, hi) ...
+    uint64_t hi;
+    size_t mid;  // ... and holds indices[mid, b).
+    size_t b;
+    bool right_started;
+  };
+  std::array<Frame, kMaxLevels> stack;
+  size_t depth = 0;
+  uint64_t lo = 0;
+  uint64_t hi = tree_size;
+  size_t a = 0;
+  size_t b = indices.size();
+  for (;;) {
+    while (a != b && hi - lo > 1) {
+      if (depth == stack.size()) return false;  // Unreachable: no tree has more levels.
+      const uint64_t split = lo + SplitPoint(hi - lo);
+      const size_t mid = Partition(indices, a, b, split);
+      stack[depth++] = Frame{split, hi, mid, b, false};
+      hi = split;
+      b = mid;
+    }
+    if (!terminal(lo, hi, a, b, depth)) return false;
+    for (;;) {
+      if (depth == 0) return true;
+      Frame& frame = stack[depth - 1];
+      if (!frame.right_started) {
+        frame.right_started = true;
+        lo = frame.split;
+        hi = frame.hi;
+        a = frame.mid;
+        b = frame.b;
+        break;
+      }
+      --depth;
+      if (!descended(depth)) return false;
+    }
+  }
+}
+
+// Where each level's entries start in a multi-proof: starts[level] for levels 0-64, and
+// starts[65] the proof's size. O(k log n) for k indices in a tree of n leaves.
+// Precondition: as for WalkMulti.
+std::array<size_t, kMaxLevels + 2> LevelStarts(const std::vector<uint64_t>& indices,
+                                               uint64_t tree_size) {
+  std::array<size_t, kMaxLevels + 2> starts{};
+  WalkMulti(
+      indices, tree_size,
+      [&](uint64_t, uint64_t, size_t a, size_t b, size_t level) {
+        if (a == b) ++starts[level + 1];
+        return true;
+      },
+      [](size_t) { return true; });
+  for (size_t level = 1; level < starts.size(); ++level) starts[level] += starts[level - 1];
+  return starts;
 }
 
 int HexValue(char c) {
@@ -208,6 +313,80 @@ Result<std::vector<Hash>> ConsistencyProof(uint64_t first, uint64_t second, Subt
   }
   proof.insert(proof.end(), siblings.rbegin(), siblings.rend());
   return proof;
+}
+
+Result<Hash> RangeHash(uint64_t lo, uint64_t hi, SubtreeSource& source) {
+  if (!IsTreeNode(lo, hi)) {
+    return Status::InvalidArgument("[" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                   ") is not a node of any Merkle tree");
+  }
+  return RangeRoot(lo, hi - lo, source);
+}
+
+Result<std::vector<Hash>> MultiInclusionProof(const std::vector<uint64_t>& leaf_indices,
+                                              uint64_t tree_size, SubtreeSource& source) {
+  if (const size_t bad = FirstBadIndex(leaf_indices, tree_size); bad != leaf_indices.size()) {
+    return Status::InvalidArgument(
+        "leaf index " + std::to_string(leaf_indices[bad]) + " at position " + std::to_string(bad) +
+        (leaf_indices[bad] >= tree_size
+             ? " is not below tree size " + std::to_string(tree_size)
+             : " does not follow " + std::to_string(leaf_indices[bad - 1]) + " strictly"));
+  }
+  std::vector<Hash> proof;
+  if (tree_size == 0) return proof;
+  // Two walks: the first counts each level's entries, the second, left to right, fills each
+  // level's part of the proof from its start.
+  std::array<size_t, kMaxLevels + 2> cursor = LevelStarts(leaf_indices, tree_size);
+  proof.resize(cursor.back());
+  Status failure;
+  const bool walked = WalkMulti(
+      leaf_indices, tree_size,
+      [&](uint64_t lo, uint64_t hi, size_t a, size_t b, size_t level) {
+        if (a != b) return true;  // A leaf in the set.
+        auto hash = RangeRoot(lo, hi - lo, source);
+        if (!hash.ok()) {
+          failure = hash.status();
+          return false;
+        }
+        proof[cursor[level]++] = *hash;
+        return true;
+      },
+      [](size_t) { return true; });
+  if (!failure.ok()) return failure;
+  if (!walked) return Status::Internal("Merkle tree deeper than 64 levels");
+  return proof;
+}
+
+bool VerifyMultiInclusion(const std::vector<uint64_t>& leaf_indices,
+                          const std::vector<Hash>& leaf_hashes, uint64_t tree_size,
+                          const std::vector<Hash>& proof, const Hash& root) {
+  if (leaf_hashes.size() != leaf_indices.size()) return false;
+  if (FirstBadIndex(leaf_indices, tree_size) != leaf_indices.size()) return false;
+  if (tree_size == 0) return proof.empty() && root == EmptyRoot();
+  // The indices fix the walk, hence how many entries each level takes: a proof of another
+  // length has garbage or missing entries.
+  std::array<size_t, kMaxLevels + 2> cursor = LevelStarts(leaf_indices, tree_size);
+  if (cursor.back() != proof.size()) return false;
+  // Evaluated bottom-up: each node that yields a hash pushes it, each descended node replaces
+  // its two children's hashes by its own. At most one pending left child per level, plus the
+  // current node.
+  std::array<Hash, kMaxLevels + 1> values;
+  size_t count = 0;
+  const bool walked = WalkMulti(
+      leaf_indices, tree_size,
+      [&](uint64_t, uint64_t, size_t a, size_t b, size_t level) {
+        if (count == values.size()) return false;
+        // Within its level's part: the counts above fix each level's share of the proof.
+        values[count++] = a == b ? proof[cursor[level]++] : leaf_hashes[a];
+        return true;
+      },
+      [&](size_t) {
+        if (count < 2) return false;
+        values[count - 2] = NodeHash(values[count - 2], values[count - 1]);
+        --count;
+        return true;
+      });
+  return walked && count == 1 && values[0] == root;
 }
 
 bool VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,

@@ -101,6 +101,55 @@ bool VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_h
 bool VerifyConsistency(uint64_t first, uint64_t second, const std::vector<Hash>& proof,
                        const Hash& first_root, const Hash& second_root);
 
+// MTH(D[lo:hi]), the hash of the range [lo, hi) of leaves, for a range that is a node of
+// some tree: lo < hi and lo is a multiple of std::bit_ceil(hi - lo) (for hi - lo > 2^63, lo
+// is 0). These are exactly the complete aligned subtrees and the right-edge nodes [lo, n) of
+// a tree of n = hi leaves; the range decomposes into complete aligned subtrees of the sizes of
+// the set bits of hi - lo, largest first. kInvalidArgument for any other range.
+// Makes popcount(hi - lo) Subtree calls (one for a complete aligned subtree).
+Result<Hash> RangeHash(uint64_t lo, uint64_t hi, SubtreeSource& source);
+
+// A multi-leaf inclusion proof: the hashes a verifier needs, besides the leaves at
+// `leaf_indices`, to recompute MTH(D[tree_size]).
+//
+// Definition (the order is the contract): walk the RFC 9162 tree top-down, left before right
+// (the node [lo, hi) splits at lo + k with k the largest power of two < hi - lo; its children
+// are one level below it, the root is level 0);
+//   - a node containing none of the indices contributes its hash (one entry) and is not
+//     descended;
+//   - a node that is a single leaf in the set contributes nothing;
+//   - every other node is descended.
+// Top-down means level by level: the entries are ordered by level, the root's side first,
+// and within a level from left to right. For a single index the proof is therefore the audit
+// path InclusionProof returns, reversed. Empty indices with tree_size > 0 give the root
+// alone; tree_size 0 requires empty indices and gives an empty proof.
+//
+// kInvalidArgument unless `leaf_indices` is strictly increasing and every index is below
+// tree_size. For k indices in a tree of n leaves: O(k log n) work (never O(n)), at most
+// k * ceil(log2(n)) hashes (the root alone for k = 0), and one Subtree call per hash except
+// for at most one right-edge node that is not a complete subtree, so at most
+// proof.size() + 63 Subtree calls. Errors of the source are passed on unchanged.
+Result<std::vector<Hash>> MultiInclusionProof(const std::vector<uint64_t>& leaf_indices,
+                                              uint64_t tree_size, SubtreeSource& source);
+
+// Verifies a multi-leaf inclusion proof: recomputes the root from the leaves
+// (leaf_hashes[i] is the hash of leaf leaf_indices[i]) and `proof`, consuming the proof in
+// the order MultiInclusionProof defines. True only if
+//   - leaf_hashes has one hash per index, and the indices are strictly increasing and below
+//     tree_size;
+//   - every proof entry is consumed exactly once: none missing, none left over;
+//   - the recomputed root equals `root`.
+// For tree_size 0 that means empty indices, an empty proof and root == EmptyRoot().
+// Iterative (explicit stacks of at most 64 levels, no recursion, no allocation);
+// O(k log n) work for k indices in a tree of n leaves, whatever the proof, and at most
+// proof.size() + k - 1 hash computations.
+// As with VerifyInclusion, the proof binds the leaves to `root`, not `root` to tree_size: the
+// same proof can verify for another size whose tree has the same shape around the leaves,
+// so tree_size and root must come from one signed tree head.
+bool VerifyMultiInclusion(const std::vector<uint64_t>& leaf_indices,
+                          const std::vector<Hash>& leaf_hashes, uint64_t tree_size,
+                          const std::vector<Hash>& proof, const Hash& root);
+
 // An in-memory SubtreeSource over leaf hashes, computing each subtree from its leaves
 // (O(size) hashing per Subtree call). For tests, small trees and offline verification.
 // Not synchronized: concurrent const use is safe, Append needs exclusive access.

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/sha256.h"
@@ -766,6 +770,508 @@ TEST(MerkleNegative, RandomProofsForHugeTreesAreRejected) {
   path.push_back(kSome);
   EXPECT_FALSE(VerifyInclusion(UINT64_MAX - 1, UINT64_MAX, kSome, path, kSome));
   EXPECT_FALSE(VerifyConsistency(UINT64_MAX - 1, UINT64_MAX, path, kSome, kSome));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-leaf inclusion proofs, against a model written from the definition: build every node
+// hash with the model's MTH over sub-vectors and collect, level by level from the root and
+// left to right within a level, the hash of each node without any of the indices; descend
+// every other node but a single leaf.
+
+using Indices = std::vector<uint64_t>;
+
+bool AnyIn(const Indices& set, uint64_t lo, uint64_t hi) {
+  for (uint64_t i : set) {
+    if (i >= lo && i < hi) return true;
+  }
+  return false;
+}
+
+// `d` is the node D[offset : offset + d.size()] at `level`; by_level[level] collects that
+// level's hashes left to right.
+void MultiModel(const Leaves& d, uint64_t offset, size_t level, const Indices& set,
+                std::vector<std::vector<Hash>>& by_level) {
+  if (by_level.size() <= level) by_level.resize(level + 1);
+  if (!AnyIn(set, offset, offset + d.size())) {
+    by_level[level].push_back(Mth(d));
+    return;
+  }
+  if (d.size() == 1) return;
+  const uint64_t k = LargestPowerBelow(d.size());
+  MultiModel(Slice(d, 0, k), offset, level + 1, set, by_level);
+  MultiModel(Slice(d, k, d.size()), offset + k, level + 1, set, by_level);
+}
+
+std::vector<Hash> MultiModel(const Leaves& d, const Indices& set) {
+  std::vector<std::vector<Hash>> by_level;
+  if (!d.empty()) MultiModel(d, 0, 0, set, by_level);
+  std::vector<Hash> out;
+  for (const auto& level : by_level) out.insert(out.end(), level.begin(), level.end());
+  return out;
+}
+
+// The shape of the walk over a tree of n leaves: "p" for a proof entry, "l" for a leaf of the
+// set, "(left right)" for a descended node. Two claims with the same shape recompute the root
+// from the same inputs in the same way.
+std::string MultiShape(const Indices& set, uint64_t lo, uint64_t hi) {
+  if (!AnyIn(set, lo, hi)) return "p";
+  if (hi - lo == 1) return "l";
+  const uint64_t k = LargestPowerBelow(hi - lo);
+  return "(" + MultiShape(set, lo, lo + k) + MultiShape(set, lo + k, hi) + ")";
+}
+
+std::vector<Hash> LeavesAt(const Leaves& all, const Indices& set) {
+  std::vector<Hash> out;
+  for (uint64_t i : set) out.push_back(all[i]);
+  return out;
+}
+
+// The index subsets the property tests use for a tree of n leaves: the empty and the full
+// set, every singleton, every pair for n <= 20, and random subsets of several densities.
+std::vector<Indices> SubsetsFor(uint64_t n, std::mt19937_64& rng) {
+  std::vector<Indices> out;
+  out.push_back({});
+  Indices full;
+  for (uint64_t i = 0; i < n; ++i) full.push_back(i);
+  out.push_back(full);
+  for (uint64_t i = 0; i < n; ++i) out.push_back({i});
+  if (n <= 20) {
+    for (uint64_t i = 0; i < n; ++i) {
+      for (uint64_t j = i + 1; j < n; ++j) out.push_back({i, j});
+    }
+  }
+  for (int round = 0; round < 24; ++round) {
+    const uint64_t per_mille = std::array<uint64_t, 4>{50, 200, 500, 900}[round % 4];
+    Indices set;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (rng() % 1000 < per_mille) set.push_back(i);
+    }
+    out.push_back(set);
+  }
+  return out;
+}
+
+TEST(MerkleMulti, ProofsMatchModelAndVerify) {
+  const Leaves all = TestLeaves(kMaxPropertySize);
+  LeafHashes tree(all);
+  std::mt19937_64 rng(9162);
+  size_t checked = 0;
+  for (uint64_t n = 1; n <= kMaxPropertySize; ++n) {
+    const Leaves d = Slice(all, 0, n);
+    const Hash root = Mth(d);
+    for (const Indices& set : SubsetsFor(n, rng)) {
+      auto proof = MultiInclusionProof(set, n, tree);
+      ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+      EXPECT_EQ(*proof, MultiModel(d, set)) << n << " leaves, " << set.size() << " indices";
+      EXPECT_TRUE(VerifyMultiInclusion(set, LeavesAt(all, set), n, *proof, root))
+          << n << " leaves, " << set.size() << " indices";
+      // At most k * ceil(log2(n)) hashes, the root alone for no indices.
+      const uint64_t depth = std::bit_width(n - 1);
+      EXPECT_LE(proof->size(), set.empty() ? 1 : set.size() * depth);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 5000u);
+}
+
+TEST(MerkleMulti, EmptySetIsTheRootAndFullSetNeedsNothing) {
+  const Leaves all = TestLeaves(kMaxPropertySize);
+  LeafHashes tree(all);
+  for (uint64_t n = 1; n <= kMaxPropertySize; ++n) {
+    const Hash root = Mth(Slice(all, 0, n));
+    auto none = MultiInclusionProof({}, n, tree);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(*none, std::vector<Hash>{root});
+    EXPECT_TRUE(VerifyMultiInclusion({}, {}, n, *none, root));
+    Indices full;
+    for (uint64_t i = 0; i < n; ++i) full.push_back(i);
+    auto everything = MultiInclusionProof(full, n, tree);
+    ASSERT_TRUE(everything.ok());
+    EXPECT_TRUE(everything->empty()) << n;
+    EXPECT_TRUE(VerifyMultiInclusion(full, Slice(all, 0, n), n, {}, root));
+  }
+  // The empty tree: no indices, no proof, the empty root.
+  auto empty = MultiInclusionProof({}, 0, tree);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_TRUE(VerifyMultiInclusion({}, {}, 0, {}, EmptyRoot()));
+  EXPECT_FALSE(VerifyMultiInclusion({}, {}, 0, {}, kZero));
+  EXPECT_FALSE(VerifyMultiInclusion({}, {}, 0, {EmptyRoot()}, EmptyRoot()));
+  EXPECT_FALSE(VerifyMultiInclusion({0}, {EmptyRoot()}, 0, {}, EmptyRoot()));
+}
+
+TEST(MerkleMulti, SingletonIsTheReversedAuditPath) {
+  const Leaves all = TestLeaves(kMaxPropertySize);
+  LeafHashes tree(all);
+  for (uint64_t n = 1; n <= kMaxPropertySize; ++n) {
+    const Hash root = Mth(Slice(all, 0, n));
+    for (uint64_t i = 0; i < n; ++i) {
+      auto multi = MultiInclusionProof({i}, n, tree);
+      auto path = InclusionProof(i, n, tree);
+      ASSERT_TRUE(multi.ok());
+      ASSERT_TRUE(path.ok());
+      const std::vector<Hash> reversed(path->rbegin(), path->rend());
+      EXPECT_EQ(*multi, reversed) << i << "/" << n;
+      EXPECT_TRUE(VerifyMultiInclusion({i}, {all[i]}, n, *multi, root));
+      EXPECT_TRUE(
+          VerifyInclusion(i, n, all[i], std::vector<Hash>(multi->rbegin(), multi->rend()), root));
+    }
+  }
+}
+
+TEST(MerkleMulti, KnownAnswers) {
+  // The reference tree of 8 leaves: leaves 1 and 5 need nodes [2, 4) and [6, 8) (level 2),
+  // then leaves 0 and 4 (level 3).
+  LeafHashes tree = ReferenceTree();
+  auto proof = MultiInclusionProof({1, 5}, 8, tree);
+  ASSERT_TRUE(proof.ok());
+  EXPECT_EQ(*proof, Hs({kLevel1[1], kLevel1[3], kLeafHashes[0], kLeafHashes[4]}));
+  EXPECT_TRUE(
+      VerifyMultiInclusion({1, 5}, {tree.leaves()[1], tree.leaves()[5]}, 8, *proof, H(kRoots[8])));
+  // Seven leaves, set {2}: [4, 7) (level 1, a right-edge node that is not a complete
+  // subtree), [0, 2) (level 2), leaf 3 (level 3).
+  auto right_edge = MultiInclusionProof({2}, 7, tree);
+  ASSERT_TRUE(right_edge.ok());
+  auto node = RangeHash(4, 7, tree);
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(*right_edge, (std::vector<Hash>{*node, H(kLevel1[0]), H(kLeafHashes[3])}));
+  EXPECT_TRUE(VerifyMultiInclusion({2}, {tree.leaves()[2]}, 7, *right_edge, H(kRoots[7])));
+}
+
+TEST(MerkleMulti, RangeHashOfEveryNodeMatchesModel) {
+  const Leaves all = TestLeaves(kMaxPropertySize);
+  LeafHashes tree(all);
+  size_t nodes = 0;
+  for (uint64_t n = 1; n <= kMaxPropertySize; ++n) {
+    // Every node of the tree of n leaves, by the RFC's split.
+    std::vector<std::pair<uint64_t, uint64_t>> todo = {{0, n}};
+    while (!todo.empty()) {
+      const auto [lo, hi] = todo.back();
+      todo.pop_back();
+      CountingSource counting(tree);
+      auto hash = RangeHash(lo, hi, counting);
+      ASSERT_TRUE(hash.ok()) << lo << ".." << hi << ": " << hash.status().ToString();
+      EXPECT_EQ(*hash, Mth(Slice(all, lo, hi))) << lo << ".." << hi;
+      EXPECT_EQ(counting.calls, static_cast<uint64_t>(std::popcount(hi - lo)));
+      ++nodes;
+      if (hi - lo > 1) {
+        const uint64_t k = LargestPowerBelow(hi - lo);
+        todo.push_back({lo, lo + k});
+        todo.push_back({lo + k, hi});
+      }
+    }
+  }
+  EXPECT_GT(nodes, 4000u);
+  // Ranges that are no node of any tree.
+  EXPECT_EQ(RangeHash(3, 3, tree).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RangeHash(4, 3, tree).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RangeHash(1, 3, tree).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RangeHash(2, 5, tree).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RangeHash(4, 9, tree).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RangeHash(1, UINT64_MAX, tree).status().code(), Code::kInvalidArgument);
+  // The largest nodes are accepted and reach the source.
+  FailingSource failing;
+  EXPECT_EQ(RangeHash(0, UINT64_MAX, failing).status().code(), Code::kUnavailable);
+  EXPECT_EQ(RangeHash(uint64_t{1} << 63, UINT64_MAX, failing).status().code(), Code::kUnavailable);
+}
+
+TEST(MerkleMulti, InvalidArgumentsAndSourceFailures) {
+  LeafHashes tree = ReferenceTree();
+  for (const Indices& bad :
+       std::vector<Indices>{{8}, {0, 8}, {2, 2}, {3, 2}, {0, 1, 1, 2}, {UINT64_MAX}, {5, 4, 6}}) {
+    EXPECT_EQ(MultiInclusionProof(bad, 8, tree).status().code(), Code::kInvalidArgument);
+  }
+  EXPECT_EQ(MultiInclusionProof({0}, 0, tree).status().code(), Code::kInvalidArgument);
+  // Sizes beyond what the source holds.
+  EXPECT_EQ(MultiInclusionProof({0}, 9, tree).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(MultiInclusionProof({}, 9, tree).status().code(), Code::kInvalidArgument);
+  FailingSource failing;
+  EXPECT_EQ(MultiInclusionProof({2}, 5, failing).status().code(), Code::kUnavailable);
+  EXPECT_EQ(MultiInclusionProof({}, 5, failing).status().code(), Code::kUnavailable);
+  // Nothing to look up.
+  EXPECT_TRUE(MultiInclusionProof({}, 0, failing).ok());
+  EXPECT_TRUE(MultiInclusionProof({0, 1, 2, 3, 4}, 5, failing).ok());
+  EXPECT_TRUE(MultiInclusionProof({0}, 1, failing).ok());
+}
+
+// A source over a tree whose leaves all have the same hash: every complete subtree of a size
+// has one hash, so trees of any size cost O(log n) to build. Counts its calls.
+class UniformSource final : public SubtreeSource {
+ public:
+  explicit UniformSource(uint64_t size) : size_(size) {
+    levels_[0] = LeafHash("same");
+    for (size_t i = 1; i < levels_.size(); ++i) {
+      levels_[i] = NodeHash(levels_[i - 1], levels_[i - 1]);
+    }
+  }
+  Result<Hash> Subtree(uint64_t start, uint64_t size) override {
+    ++calls;
+    if (!IsAlignedSubtree(start, size) || start > size_ || size > size_ - start) {
+      return Status::InvalidArgument("no such subtree");
+    }
+    return levels_[std::countr_zero(size)];
+  }
+  const Hash& leaf() const { return levels_[0]; }
+  uint64_t calls = 0;
+
+ private:
+  uint64_t size_;
+  std::array<Hash, 64> levels_;
+};
+
+TEST(MerkleMulti, LargeExportsCostOnlyTheirProof) {
+  // An export of 1,000,000 of 10,000,000 leaves.
+  const uint64_t n = 10'000'000;
+  std::mt19937_64 rng(20261201);
+  Indices set;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (rng() % 10 == 0) set.push_back(i);
+  }
+  UniformSource source(n);
+  auto root = RootOf(n, source);
+  ASSERT_TRUE(root.ok());
+  source.calls = 0;
+  auto proof = MultiInclusionProof(set, n, source);
+  ASSERT_TRUE(proof.ok());
+  EXPECT_LE(source.calls, proof->size() + 63);
+  EXPECT_LE(proof->size(), set.size() * std::bit_width(n - 1));
+  const std::vector<Hash> leaves(set.size(), source.leaf());
+  EXPECT_TRUE(VerifyMultiInclusion(set, leaves, n, *proof, *root));
+  std::vector<Hash> shorter(proof->begin(), proof->end() - 1);
+  EXPECT_FALSE(VerifyMultiInclusion(set, leaves, n, shorter, *root));
+
+  // The largest tree: the work depends on the indices, not on the size.
+  for (const Indices& few : std::vector<Indices>{
+           {}, {0}, {UINT64_MAX - 1}, {0, uint64_t{1} << 63, UINT64_MAX - 1}, {12345, 12346}}) {
+    UniformSource huge(UINT64_MAX);
+    auto huge_root = RootOf(UINT64_MAX, huge);
+    ASSERT_TRUE(huge_root.ok());
+    huge.calls = 0;
+    auto huge_proof = MultiInclusionProof(few, UINT64_MAX, huge);
+    ASSERT_TRUE(huge_proof.ok());
+    EXPECT_LE(huge_proof->size(), few.empty() ? 1 : few.size() * 64);
+    EXPECT_LE(huge.calls, huge_proof->size() + 63);
+    const std::vector<Hash> few_leaves(few.size(), huge.leaf());
+    EXPECT_TRUE(VerifyMultiInclusion(few, few_leaves, UINT64_MAX, *huge_proof, *huge_root));
+  }
+}
+
+TEST(MerkleMulti, SubtreeCallsAreBoundedByTheProof) {
+  const uint64_t kMax = 300;
+  LeafHashes tree(TestLeaves(kMax));
+  std::mt19937_64 rng(77);
+  for (uint64_t n = 1; n <= kMax; ++n) {
+    for (int round = 0; round < 8; ++round) {
+      Indices set;
+      for (uint64_t i = 0; i < n; ++i) {
+        if (rng() % 16 < static_cast<uint64_t>(round)) set.push_back(i);
+      }
+      CountingSource counting(tree);
+      auto proof = MultiInclusionProof(set, n, counting);
+      ASSERT_TRUE(proof.ok());
+      // One call per hash, plus popcount - 1 for the one right-edge node that may be in it.
+      EXPECT_LE(counting.calls, proof->size() + std::popcount(n) - 1) << n;
+    }
+  }
+}
+
+// The negative corpus of multi-leaf proofs.
+
+struct MultiCase {
+  Indices indices;
+  std::vector<Hash> leaves;
+  uint64_t size;
+  std::vector<Hash> proof;
+  Hash root;
+  std::string what;
+};
+
+std::vector<MultiCase> CorruptMulti(const Leaves& all, const Indices& set, uint64_t n,
+                                    const std::vector<Hash>& proof, const Hash& root) {
+  const std::vector<Hash> leaves = LeavesAt(all, set);
+  std::vector<MultiCase> out;
+  auto add = [&](Indices i, std::vector<Hash> l, std::vector<Hash> p, std::string what) {
+    out.push_back({std::move(i), std::move(l), n, std::move(p), root, std::move(what)});
+  };
+  for (size_t p = 0; p < proof.size(); ++p) {
+    for (auto [byte, bit] : {std::pair<size_t, int>{0, 0}, {13, 2}, {31, 7}}) {
+      std::vector<Hash> flipped = proof;
+      flipped[p] = Flip(flipped[p], byte, bit);
+      add(set, leaves, flipped, "proof[" + std::to_string(p) + "] bit flipped");
+    }
+    std::vector<Hash> removed = proof;
+    removed.erase(removed.begin() + static_cast<std::ptrdiff_t>(p));
+    add(set, leaves, removed, "proof[" + std::to_string(p) + "] removed");
+    if (p + 1 < proof.size()) {
+      std::vector<Hash> swapped = proof;
+      std::swap(swapped[p], swapped[p + 1]);
+      add(set, leaves, swapped, "proof[" + std::to_string(p) + "] swapped with the next");
+    }
+  }
+  for (const Hash& extra : {kSome, kZero, root, all[0], proof.empty() ? kSome : proof[0]}) {
+    std::vector<Hash> after = proof;
+    after.push_back(extra);
+    add(set, leaves, after, "hash added after");
+    std::vector<Hash> before = proof;
+    before.insert(before.begin(), extra);
+    add(set, leaves, before, "hash added before");
+  }
+  if (!proof.empty()) add(set, leaves, {}, "empty proof");
+  for (size_t j = 0; j < set.size(); ++j) {
+    const std::string at = "[" + std::to_string(j) + "]";
+    for (auto [byte, bit] : {std::pair<size_t, int>{0, 0}, {31, 7}}) {
+      std::vector<Hash> flipped = leaves;
+      flipped[j] = Flip(flipped[j], byte, bit);
+      add(set, flipped, proof, "leaf" + at + " bit flipped");
+    }
+    // The index changed, keeping its leaf hash or taking the hash of its new leaf.
+    for (uint64_t to : {set[j] - 1, set[j] + 1, set[j] ^ 4, n, n + 1, UINT64_MAX}) {
+      if (to == set[j]) continue;
+      Indices changed = set;
+      changed[j] = to;
+      add(changed, leaves, proof, "index" + at + " changed to " + std::to_string(to));
+      if (to < all.size()) {
+        std::vector<Hash> retaken = leaves;
+        retaken[j] = all[to];
+        add(changed, retaken, proof, "index" + at + " and leaf changed to " + std::to_string(to));
+      }
+    }
+    // The index moved elsewhere in order, with its leaf hash.
+    for (uint64_t to : {uint64_t{0}, n / 2, n - 1}) {
+      if (AnyIn(set, to, to + 1)) continue;
+      Indices moved = set;
+      std::vector<Hash> moved_leaves = leaves;
+      moved.erase(moved.begin() + static_cast<std::ptrdiff_t>(j));
+      moved_leaves.erase(moved_leaves.begin() + static_cast<std::ptrdiff_t>(j));
+      const auto pos = std::lower_bound(moved.begin(), moved.end(), to) - moved.begin();
+      moved.insert(moved.begin() + pos, to);
+      moved_leaves.insert(moved_leaves.begin() + pos, leaves[j]);
+      add(moved, moved_leaves, proof, "index" + at + " moved to " + std::to_string(to));
+    }
+    Indices duplicated = set;
+    std::vector<Hash> duplicated_leaves = leaves;
+    duplicated.insert(duplicated.begin() + static_cast<std::ptrdiff_t>(j), set[j]);
+    duplicated_leaves.insert(duplicated_leaves.begin() + static_cast<std::ptrdiff_t>(j), leaves[j]);
+    add(duplicated, duplicated_leaves, proof, "index" + at + " duplicated");
+    if (j + 1 < set.size()) {
+      Indices swapped = set;
+      std::swap(swapped[j], swapped[j + 1]);
+      std::vector<Hash> swapped_leaves = leaves;
+      std::swap(swapped_leaves[j], swapped_leaves[j + 1]);
+      add(swapped, leaves, proof, "indices" + at + " out of order");
+      add(swapped, swapped_leaves, proof, "indices" + at + " out of order with their leaves");
+      add(set, swapped_leaves, proof, "leaves" + at + " swapped");
+    }
+    Indices dropped = set;
+    std::vector<Hash> dropped_leaves = leaves;
+    dropped.erase(dropped.begin() + static_cast<std::ptrdiff_t>(j));
+    dropped_leaves.erase(dropped_leaves.begin() + static_cast<std::ptrdiff_t>(j));
+    add(dropped, dropped_leaves, proof, "leaf" + at + " dropped");
+    add(dropped, leaves, proof, "index" + at + " dropped, its leaf hash kept");
+    add(set, dropped_leaves, proof, "leaf hash" + at + " dropped, its index kept");
+  }
+  // A leaf added: each position not in the set, with its hash.
+  for (uint64_t i = 0; i < n; ++i) {
+    if (AnyIn(set, i, i + 1)) continue;
+    Indices added = set;
+    std::vector<Hash> added_leaves = leaves;
+    const auto pos = std::lower_bound(added.begin(), added.end(), i) - added.begin();
+    added.insert(added.begin() + pos, i);
+    added_leaves.insert(added_leaves.begin() + pos, all[i]);
+    add(added, added_leaves, proof, "leaf " + std::to_string(i) + " added");
+  }
+  {
+    Indices beyond = set;
+    std::vector<Hash> beyond_leaves = leaves;
+    beyond.push_back(n);
+    beyond_leaves.push_back(all[n % all.size()]);
+    add(beyond, beyond_leaves, proof, "index = tree size added");
+  }
+  std::vector<Hash> extra_leaf = leaves;
+  extra_leaf.push_back(all[0]);
+  add(set, extra_leaf, proof, "leaf hash without an index");
+  for (const Hash& bad_root : {EmptyRoot(), kZero, kSome, Flip(root, 0, 0), Flip(root, 31, 7)}) {
+    out.push_back({set, leaves, n, proof, bad_root, "wrong root"});
+  }
+  return out;
+}
+
+TEST(MerkleMulti, MutationsAreRejected) {
+  const uint64_t kLeaves = 2 * kMaxPropertySize;
+  const Leaves all = TestLeaves(kLeaves);
+  LeafHashes tree(all);
+  std::vector<Hash> roots;
+  for (uint64_t n = 0; n <= kLeaves; ++n) roots.push_back(Mth(Slice(all, 0, n)));
+  std::mt19937_64 rng(5);
+  size_t checked = 0;
+  size_t same_shape = 0;
+  for (uint64_t n = 1; n <= kMaxPropertySize; ++n) {
+    std::vector<Indices> sets = {{}, {0}, {n - 1}, {n / 2}};
+    Indices full;
+    for (uint64_t i = 0; i < n; ++i) full.push_back(i);
+    sets.push_back(full);
+    for (int round = 0; round < 8; ++round) {
+      Indices set;
+      for (uint64_t i = 0; i < n; ++i) {
+        if (rng() % 4 == 0) set.push_back(i);
+      }
+      sets.push_back(set);
+    }
+    for (const Indices& set : sets) {
+      auto proof = MultiInclusionProof(set, n, tree);
+      ASSERT_TRUE(proof.ok());
+      const std::vector<Hash> leaves = LeavesAt(all, set);
+      ASSERT_TRUE(VerifyMultiInclusion(set, leaves, n, *proof, roots[n]));
+      for (const auto& c : CorruptMulti(all, set, n, *proof, roots[n])) {
+        EXPECT_FALSE(VerifyMultiInclusion(c.indices, c.leaves, c.size, c.proof, c.root))
+            << c.what << " for " << set.size() << " of " << n << " leaves";
+        ++checked;
+      }
+      // Another tree size. Against the root of that size (a tree head the log really had),
+      // the claim is false and always rejected. Against the original root it is rejected
+      // unless the walk has the same shape in both trees, as a single audit path can (see
+      // SizeIsBoundToTheRootOnlyByTheHead): then it recomputes the same root from the same
+      // hashes, which is why the size must come with its root from one signed head.
+      for (uint64_t other : {n - 1, n + 1, 2 * n, n / 2, uint64_t{0}}) {
+        if (other == n) continue;
+        EXPECT_FALSE(VerifyMultiInclusion(set, leaves, other, *proof, roots[other]))
+            << "size " << other << " with its root, for " << set.size() << " of " << n;
+        const bool fits = set.empty() || set.back() < other;
+        const bool same = fits && other > 0 && MultiShape(set, 0, other) == MultiShape(set, 0, n);
+        EXPECT_EQ(VerifyMultiInclusion(set, leaves, other, *proof, roots[n]), same)
+            << "size " << other << " with the root of " << n << ", " << set.size() << " indices";
+        same_shape += same ? 1 : 0;
+        checked += 2;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100000u);
+  EXPECT_GT(same_shape, 0u);  // The exception above does occur.
+}
+
+TEST(MerkleMulti, RandomClaimsForHugeTreesAreRejected) {
+  std::mt19937_64 rng(4242);
+  auto random_hash = [&] {
+    Hash h;
+    for (auto& b : h) b = static_cast<uint8_t>(rng());
+    return h;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    const uint64_t size = rng() >> (rng() % 64);
+    Indices set;
+    uint64_t next = size == 0 ? 0 : rng() % size;
+    for (size_t count = rng() % 6; count > 0 && next < size; --count) {
+      set.push_back(next);
+      const uint64_t gap = 1 + (rng() >> (rng() % 64));
+      if (gap > size - next) break;
+      next += gap;
+    }
+    std::vector<Hash> leaves(set.size());
+    for (auto& h : leaves) h = random_hash();
+    std::vector<Hash> proof(rng() % 200);
+    for (auto& h : proof) h = random_hash();
+    EXPECT_FALSE(VerifyMultiInclusion(set, leaves, size, proof, random_hash()));
+  }
 }
 
 }  // namespace
