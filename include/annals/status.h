@@ -19,6 +19,8 @@ enum class Code {
   kPermissionDenied,    // 403: the key lacks a scope.
   kNotFound,            // 404: no such resource (also another tenant's).
   kConflict,            // 409: e.g. idempotency key reused with other content.
+  kFailedPrecondition,  // 409: the system is not in a state that allows the operation
+                        // (e.g. rotating a signing key that configuration supplies).
   kGone,                // 410: purged.
   kTooLarge,            // 413: a body or an event over its size limit.
   kUnsupportedMedia,    // 415: wrong Content-Type.
@@ -61,6 +63,10 @@ class Status {
   }
   static Status Conflict(std::string message, std::string error_code = "conflict") {
     return Status(Code::kConflict, std::move(error_code), std::move(message));
+  }
+  static Status FailedPrecondition(std::string message,
+                                   std::string error_code = "failed_precondition") {
+    return Status(Code::kFailedPrecondition, std::move(error_code), std::move(message));
   }
   static Status Unavailable(std::string message, std::string error_code = "unavailable",
                             int retry_after_seconds = 1) {

@@ -147,4 +147,22 @@ struct HoldArgs {
 };
 int RunHold(const ClientArgs& client, const HoldArgs& args);
 
+// annals verify-proof (verify_proof_command.cc): offline, with no server, checks a signed tree
+// head with the public key and then, when given, an inclusion proof for one event (from its
+// JSON or its commitment) and a consistency proof from an older head of the organization.
+// Prints one line per check passed; exit 1 with one sentence naming what failed, 2 for wrong
+// flags or files that cannot be read.
+struct VerifyProofArgs {
+  // A standard base64 32-byte Ed25519 public key, or a file holding one, a PEM public key,
+  // the JSON of one key record (GET /v1/tree/key) or of the key list (GET /v1/tree/keys).
+  std::string public_key;
+  std::string head;         // the JSON of GET /v1/tree/head
+  std::string inclusion;    // {"leaf_index", "tree_size", "leaf_hash", "audit_path"}
+  std::string event;        // the event's JSON, as GET /v1/events/{id} returns it
+  std::string commitment;   // or its commitment, 64 hex characters
+  std::string consistency;  // {"first", "second", "proof"}
+  std::string old_head;     // the older head the consistency proof starts from
+};
+int RunVerifyProof(const VerifyProofArgs& args);
+
 }  // namespace annals

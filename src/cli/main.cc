@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "annals: a multi-tenant, tamper-evident platform audit log.\n"
       "Run `annals serve` to start the server; the other subcommands talk to a running server\n"
-      "(`annals backup --data DIR` works on a data directory that no server holds)."};
+      "(`annals backup --data DIR` works on a data directory that no server holds, and\n"
+      "`annals verify-proof` needs only the files it checks)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
 
@@ -240,6 +241,31 @@ int main(int argc, char** argv) {
   hold_cmd->add_flag("--json", hold.json, "Print the item as JSON");
   add_client_options(hold_cmd);
 
+  annals::VerifyProofArgs verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify-proof",
+      "Check a signed tree head, and optionally an event's inclusion proof and a consistency "
+      "proof from an older head, offline with the public key");
+  verify_cmd
+      ->add_option("--public-key", verify.public_key,
+                   "The public key: base64 of the 32-byte Ed25519 key, or a file with it, a PEM "
+                   "public key, or the JSON of GET /v1/tree/key or /v1/tree/keys")
+      ->required();
+  verify_cmd->add_option("--head", verify.head, "The signed head: JSON of GET /v1/tree/head")
+      ->required();
+  verify_cmd->add_option("--inclusion", verify.inclusion,
+                         "An inclusion proof for one event under the head (JSON file)");
+  verify_cmd->add_option("--event", verify.event,
+                         "The event the inclusion proof is for: its JSON as GET /v1/events/{id} "
+                         "returns it");
+  verify_cmd->add_option("--commitment", verify.commitment,
+                         "Instead of --event: the event's commitment (SHA-256, hex), e.g. of a "
+                         "purged event");
+  verify_cmd->add_option("--consistency", verify.consistency,
+                         "A consistency proof from --old-head to --head (JSON file)");
+  verify_cmd->add_option("--old-head", verify.old_head,
+                         "The older signed head the consistency proof starts from");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -270,5 +296,6 @@ int main(int argc, char** argv) {
   if (retention_purge->parsed()) return annals::RunRetentionPurge(client, retention);
   if (retention_cmd->parsed()) return annals::RunRetentionShow(client, retention);
   if (hold_cmd->parsed()) return annals::RunHold(client, hold);
+  if (verify_cmd->parsed()) return annals::RunVerifyProof(verify);
   return 2;
 }

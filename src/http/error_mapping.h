@@ -17,6 +17,7 @@ inline int HttpStatusFor(Code code) {
     case Code::kPermissionDenied: return 403;
     case Code::kNotFound: return 404;
     case Code::kConflict: return 409;
+    case Code::kFailedPrecondition: return 409;
     case Code::kGone: return 410;
     case Code::kTooLarge: return 413;
     case Code::kUnsupportedMedia: return 415;
