@@ -111,6 +111,8 @@ PeerResult RunAnnalsPeer(const Ring& ring, const PeerConfig& config) {
   const std::string dir = MakeTempDir(config.work_parent, "annals-");
   RocksStoreOptions store_options;
   store_options.path = dir + "/store";
+  store_options.merkle_log = config.annals_merkle_log;
+  if (!config.annals_merkle_log) r.notes.push_back("annals: Merkle log off");
   Result<std::unique_ptr<RocksStore>> store = RocksStore::Open(store_options);
   if (!store.ok()) {
     r.error = "RocksStore::Open: " + store.status().ToString();

@@ -60,6 +60,7 @@ struct PeerConfig {
   int sqlite_wal_autocheckpoint = 1000;  // pages; SQLite's default
   // annals
   int annals_submitters = 4;
+  bool annals_merkle_log = true;  // --annals-merkle-log on|off
 };
 
 struct PeerResult {

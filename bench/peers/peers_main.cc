@@ -87,6 +87,7 @@ int Main(int argc, char** argv) {
   flags.Describe("pg-port", "5432", "port of --pg-host");
   flags.Describe("sqlite-wal-autocheckpoint", "1000", "SQLite WAL auto-checkpoint, in pages");
   flags.Describe("annals-submitters", "4", "submitter threads, one batch in flight each");
+  flags.Describe("annals-merkle-log", "on", "on|off: keep the Merkle log (tamper evidence)");
   flags.Describe("decode-seconds", "3", "duration of the decoder throughput measurement");
   flags.Describe("markdown", "", "append the markdown section to this file");
   flags.Describe("targets", "", "append target rows (markdown) to this file");
@@ -104,6 +105,12 @@ int Main(int argc, char** argv) {
   config.pg_host = flags.Get("pg-host");
   config.pg_port = static_cast<int>(flags.GetInt("pg-port"));
   config.annals_submitters = static_cast<int>(flags.GetInt("annals-submitters"));
+  const std::string merkle_log = flags.Get("annals-merkle-log");
+  if (merkle_log != "on" && merkle_log != "off") {
+    std::fprintf(stderr, "--annals-merkle-log must be on or off\n");
+    return 2;
+  }
+  config.annals_merkle_log = merkle_log == "on";
   config.sqlite_wal_autocheckpoint = static_cast<int>(flags.GetInt("sqlite-wal-autocheckpoint"));
   if (config.seconds <= 0) {
     std::fprintf(stderr, "bench_peers: --seconds must be positive.\n");

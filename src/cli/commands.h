@@ -15,6 +15,13 @@ struct ServeArgs {
 };
 int RunServe(const ServeArgs& args);
 
+// annals verify (verify_command.cc): offline check of a data directory's tamper evidence.
+struct VerifyArgs {
+  std::string data_dir;  // --data
+  std::string org;       // --org: only this organization
+};
+int RunVerify(const VerifyArgs& args);
+
 struct ClientArgs {
   std::string server;  // --server, ANNALS_SERVER, default http://127.0.0.1:8080
   std::string key;     // --key, ANNALS_KEY
@@ -164,5 +171,12 @@ struct VerifyProofArgs {
   std::string old_head;     // the older head the consistency proof starts from
 };
 int RunVerifyProof(const VerifyProofArgs& args);
+
+// annals verify-export (verify_proof_command.cc): checks a verifiable export offline.
+struct VerifyExportArgs {
+  std::string file;        // NDJSON, or gzip of it
+  std::string public_key;  // as VerifyProofArgs::public_key
+};
+int RunVerifyExport(const VerifyExportArgs& args);
 
 }  // namespace annals

@@ -266,6 +266,27 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--old-head", verify.old_head,
                          "The older signed head the consistency proof starts from");
 
+  annals::VerifyExportArgs verify_export;
+  CLI::App* verify_export_cmd = app.add_subcommand(
+      "verify-export",
+      "Check a verifiable NDJSON export offline: every event against the signed tree head it "
+      "ends with");
+  verify_export_cmd->add_option("file", verify_export.file, "The export (NDJSON, or gzip of it)")
+      ->required();
+  verify_export_cmd
+      ->add_option("--public-key", verify_export.public_key,
+                   "The public key: base64 of the 32-byte Ed25519 key, or a file with it, a PEM "
+                   "public key, or the JSON of GET /v1/tree/key or /v1/tree/keys")
+      ->required();
+
+  annals::VerifyArgs verify_store;
+  CLI::App* verify_store_cmd = app.add_subcommand(
+      "verify",
+      "Check a data directory's tamper evidence offline (no server may hold it): every event "
+      "against the Merkle log, every signed tree head, the head chains");
+  verify_store_cmd->add_option("--data", verify_store.data_dir, "The data directory")->required();
+  verify_store_cmd->add_option("--org", verify_store.org, "Only this organization");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -297,5 +318,7 @@ int main(int argc, char** argv) {
   if (retention_cmd->parsed()) return annals::RunRetentionShow(client, retention);
   if (hold_cmd->parsed()) return annals::RunHold(client, hold);
   if (verify_cmd->parsed()) return annals::RunVerifyProof(verify);
+  if (verify_export_cmd->parsed()) return annals::RunVerifyExport(verify_export);
+  if (verify_store_cmd->parsed()) return annals::RunVerify(verify_store);
   return 2;
 }

@@ -1,5 +1,6 @@
 // annals verify-proof: checks a signed tree head and, optionally, an inclusion proof for one
 // event and a consistency proof from an older head, offline, with nothing but the public key.
+// annals verify-export: checks a verifiable export (integrity/verifiable_export.h) the same way.
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -23,7 +24,9 @@
 #include "domain/json.h"
 #include "domain/merkle.h"
 #include "domain/time.h"
+#include "common/gzip.h"
 #include "integrity/tree_head.h"
+#include "integrity/verifiable_export.h"
 
 namespace annals {
 
@@ -381,6 +384,38 @@ int RunVerifyProof(const VerifyProofArgs& args) {
     if (!consistent.ok()) return Report(consistent);
   }
   std::cout << std::flush;
+  return 0;
+}
+
+int RunVerifyExport(const VerifyExportArgs& args) {
+  std::error_code ec;
+  if (!fs::is_regular_file(args.file, ec)) return UsageError("cannot read " + args.file);
+  Result<std::vector<PublicKey>> keys = LoadKeys(args.public_key);
+  if (!keys.ok()) return Report(keys.status());
+  std::ifstream file(args.file, std::ios::binary);
+  if (!file) return UsageError("cannot read " + args.file + ": " + std::strerror(errno));
+  // gzip (RFC 1952) starts with 1f 8b; such a file is decompressed in memory.
+  char magic[2] = {0, 0};
+  file.read(magic, 2);
+  const bool gzipped = file.gcount() == 2 && magic[0] == '\x1f' && magic[1] == '\x8b';
+  file.clear();
+  file.seekg(0);
+  Result<integrity::ExportVerification> verified = Status::Internal("not run");
+  if (gzipped) {
+    std::ostringstream compressed;
+    compressed << file.rdbuf();
+    Result<std::string> text = GzipDecompress(compressed.str(), size_t{16} << 30);
+    if (!text.ok()) return Fail(args.file + " is not a readable gzip file: " + text.status().message());
+    std::istringstream in(*text);
+    verified = integrity::VerifyExport(in, *keys);
+  } else {
+    verified = integrity::VerifyExport(file, *keys);
+  }
+  if (!verified.ok()) return Fail(verified.status().message());
+  std::cout << "export: " << verified->events << " events of organization "
+            << Printable(verified->organization_id) << " are in its log, unchanged, under the "
+            << "tree head of " << verified->head.tree_size << " events signed by key "
+            << verified->head.key_id << "\n";
   return 0;
 }
 

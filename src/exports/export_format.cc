@@ -832,6 +832,39 @@ struct ExportEncoder::Impl {
     return Flush(out, before, /*finish=*/false);
   }
 
+  Status AddVerifiable(std::string_view event_json, uint64_t leaf_index, std::string* out) {
+    if (state == State::kFinished) return Status::Internal("the export is already finished");
+    if (format != ExportFormat::kNdjson) {
+      return Status::InvalidArgument("only NDJSON exports can be verifiable");
+    }
+    Begin(out);
+    CsvFields fields;
+    ANNALS_RETURN_IF_ERROR(Parse(event_json, &fields));
+    std::string* sink = Sink(out);
+    const size_t before = sink->size();
+    sink->append("{\"event\":");
+    sink->append(event_json);
+    sink->append(",\"leaf_index\":");
+    char digits[24];
+    sink->append(digits, std::to_chars(digits, digits + sizeof digits, leaf_index).ptr);
+    sink->append("}\n");
+    ++rows;
+    return Flush(out, before, /*finish=*/false);
+  }
+
+  Status AddTrailer(std::string_view line, std::string* out) {
+    if (state == State::kFinished) return Status::Internal("the export is already finished");
+    if (format != ExportFormat::kNdjson) {
+      return Status::InvalidArgument("only NDJSON exports can be verifiable");
+    }
+    Begin(out);
+    std::string* sink = Sink(out);
+    const size_t before = sink->size();
+    sink->append(line);
+    sink->push_back('\n');
+    return Flush(out, before, /*finish=*/false);
+  }
+
   Status Finish(std::string* out) {
     if (state == State::kFinished) return Status::Internal("the export is already finished");
     Begin(out);
@@ -891,6 +924,13 @@ ExportEncoder::~ExportEncoder() = default;
 void ExportEncoder::Begin(std::string* out) { impl_->Begin(out); }
 Status ExportEncoder::Add(std::string_view event_json, std::string* out) {
   return impl_->Add(event_json, out);
+}
+Status ExportEncoder::AddVerifiable(std::string_view event_json, uint64_t leaf_index,
+                                    std::string* out) {
+  return impl_->AddVerifiable(event_json, leaf_index, out);
+}
+Status ExportEncoder::AddTrailer(std::string_view line, std::string* out) {
+  return impl_->AddTrailer(line, out);
 }
 Status ExportEncoder::Finish(std::string* out) { return impl_->Finish(out); }
 ExportFormat ExportEncoder::format() const { return impl_->format; }

@@ -112,6 +112,14 @@ class ExportEncoder {
   // valid use): Status::Internal, and the encoder counts as finished.
   Status Add(std::string_view event_json, std::string* out);
 
+  // Verifiable NDJSON (docs/integrity.md "Verifiable exports"): appends the event, validated
+  // as Add validates it, as the line {"event":<event_json>,"leaf_index":<leaf_index>}.
+  // kInvalidArgument for CSV and JSON encoders.
+  Status AddVerifiable(std::string_view event_json, uint64_t leaf_index, std::string* out);
+  // Appends `line` (one JSON object without line breaks: the verification trailer) and a
+  // newline, verbatim; not counted in rows(). kInvalidArgument for CSV and JSON encoders.
+  Status AddTrailer(std::string_view line, std::string* out);
+
   // Appends the end of the file (the JSON array's "]", the rest of the gzip member and its
   // trailer). Called twice: Status::Internal, nothing appended. zlib failures as for Add.
   Status Finish(std::string* out);

@@ -93,6 +93,7 @@ std::string EncodeExportJob(const ExportJob& job) {
   o["filter"] = std::move(filter);
   o["format"] = std::string(ExportFormatName(job.request.format));
   o["gzip"] = job.request.gzip;
+  if (job.request.verifiable) o["verifiable"] = true;
   o["state"] = ExportStateName(job.state);
   o["rows"] = job.rows;
   o["bytes"] = job.bytes;
@@ -125,6 +126,9 @@ Result<ExportJob> DecodeExportJob(std::string_view text) {
     if (!format.ok()) return corrupt;
     job.request.format = *format;
     job.request.gzip = o.at("gzip").as_bool();
+    if (const json::value* verifiable = o.if_contains("verifiable")) {
+      job.request.verifiable = verifiable->as_bool();
+    }
     Result<ExportState> state = ParseState(o.at("state").as_string());
     if (!state.ok()) return state.status();
     job.state = *state;
@@ -218,6 +222,14 @@ Result<ExportJob> ExportManager::Create(ExportRequest request, std::string creat
                                         std::string label) {
   if (request.filter.organization_id.empty()) {
     return Status::InvalidArgument("an export needs an organization_id");
+  }
+  if (request.verifiable && request.format != ExportFormat::kNdjson) {
+    return Status::InvalidArgument("only NDJSON exports can be verifiable (format \"ndjson\")",
+                                   "invalid_request", {{"/verifiable", "needs format ndjson"}});
+  }
+  if (request.verifiable && !options_.verification_trailer) {
+    return Status::Unavailable("verifiable exports need tamper evidence, which is not enabled",
+                               "not_ready");
   }
   Result<uint64_t> last = store_->LastPosition();
   if (!last.ok()) return last.status();
@@ -410,6 +422,7 @@ bool ExportManager::Run(ExportJob* job) {
   if (!encoder.ok()) return fail(encoder.status());
   std::string out;
   encoder->Begin(&out);
+  std::vector<uint64_t> leaf_indices;  // verifiable exports only
 
   ScanRequest scan;
   scan.filter = job->request.filter;
@@ -436,7 +449,12 @@ bool ExportManager::Run(ExportJob* job) {
           continue;
         }
       }
-      if (Status s = encoder->Add(e.json, &out); !s.ok()) return fail(s);
+      if (job->request.verifiable) {
+        if (Status s = encoder->AddVerifiable(e.json, e.seq - 1, &out); !s.ok()) return fail(s);
+        leaf_indices.push_back(e.seq - 1);
+      } else if (Status s = encoder->Add(e.json, &out); !s.ok()) {
+        return fail(s);
+      }
     }
     if (Status s = WriteAll(fd, out, part_path); !s.ok()) return fail(s);
     out.clear();
@@ -445,6 +463,13 @@ bool ExportManager::Run(ExportJob* job) {
     if (page->size() < scan.limit) break;
     scan.start_after = ListKey{page->back().fields.occurred_at, page->back().seq};
     if (Status s = publish(false, &last_saved); !s.ok()) return fail(s);
+  }
+  if (job->request.verifiable) {
+    std::sort(leaf_indices.begin(), leaf_indices.end());
+    Result<std::string> trailer =
+        options_.verification_trailer(job->request.filter.organization_id, leaf_indices);
+    if (!trailer.ok()) return fail(trailer.status());
+    if (Status s = encoder->AddTrailer(*trailer, &out); !s.ok()) return fail(s);
   }
   if (Status s = encoder->Finish(&out); !s.ok()) return fail(s);
   if (Status s = WriteAll(fd, out, part_path); !s.ok()) return fail(s);

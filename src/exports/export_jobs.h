@@ -46,6 +46,10 @@ struct ExportRequest {
   std::vector<std::string> actor_names;
   ExportFormat format = ExportFormat::kCsv;
   bool gzip = false;
+  // NDJSON only: each line carries the event's leaf index, and the file ends with a signed
+  // tree head and the proof that recomputes its root (docs/integrity.md "Verifiable
+  // exports"). Holds 8 bytes per exported event in memory until the proof is written.
+  bool verifiable = false;
 };
 
 struct ExportJob {
@@ -73,6 +77,12 @@ struct ExportManagerOptions {
   size_t page_size = 1000;  // events read from the store per step
   // Progress (rows, bytes) is written to the job's record at most this often.
   TimestampUs progress_interval = 1000000;
+  // Verifiable exports: builds the trailer line for an organization's leaves (strictly
+  // increasing leaf indices; see integrity::BuildVerificationTrailer). Empty: verifiable
+  // exports are refused.
+  std::function<Result<std::string>(const std::string& organization_id,
+                                    const std::vector<uint64_t>& sorted_leaf_indices)>
+      verification_trailer;
 };
 
 // Runs export jobs on one worker thread. Thread-safe: every public method may be called
@@ -90,7 +100,9 @@ class ExportManager {
   // and is run again by the next Open.
   void Stop();
 
-  // Records a new pending job and queues it. The request must name an organization.
+  // Records a new pending job and queues it. The request must name an organization; a
+  // verifiable request must be NDJSON (kInvalidArgument) on a manager that can prove it
+  // (kUnavailable).
   Result<ExportJob> Create(ExportRequest request, std::string created_by, std::string label);
 
   // The job `id` of `organization_id`; NotFound ("export_not_found") for an unknown id and

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
+#include <tuple>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -369,8 +371,12 @@ Result<std::vector<PublicKey>> SigningKeys::All() const {
     }
     keys.push_back(std::move(*key));
   }
+  // By period: keys rotated within one millisecond share valid_from, and then the one that
+  // ended first comes first and the current key (no end) last.
   std::sort(keys.begin(), keys.end(), [](const PublicKey& a, const PublicKey& b) {
-    return a.valid_from != b.valid_from ? a.valid_from < b.valid_from : a.key_id < b.key_id;
+    const TimestampUs a_end = a.valid_until.value_or(std::numeric_limits<TimestampUs>::max());
+    const TimestampUs b_end = b.valid_until.value_or(std::numeric_limits<TimestampUs>::max());
+    return std::tie(a.valid_from, a_end, a.key_id) < std::tie(b.valid_from, b_end, b.key_id);
   });
   return keys;
 }

@@ -227,6 +227,15 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   add(&routes_, "GET", "/v1/exports/{id}", kScopeEventsRead, true, &Api::GetExport);
   // Authorized by the URL's signature, so a browser or curl can fetch it without a key.
   add(&routes_, "GET", "/v1/exports/{id}/download", 0, false, &Api::DownloadExport);
+  add(&routes_, "GET", "/v1/tree/key", 0, true, &Api::GetTreeKey);
+  add(&routes_, "GET", "/v1/tree/keys", 0, true, &Api::ListTreeKeys);
+  add(&routes_, "POST", "/v1/tree/keys/rotate", kScopeAdmin, true, &Api::RotateTreeKey);
+  add(&routes_, "GET", "/v1/tree/head", kScopeEventsRead, true, &Api::GetTreeHead);
+  add(&routes_, "GET", "/v1/tree/heads", kScopeEventsRead, true, &Api::ListTreeHeads);
+  add(&routes_, "GET", "/v1/tree/proof/inclusion", kScopeEventsRead, true,
+      &Api::GetInclusionProof);
+  add(&routes_, "GET", "/v1/tree/proof/consistency", kScopeEventsRead, true,
+      &Api::GetConsistencyProof);
   add(&routes_, "POST", "/v1/streams", kScopeAdmin, true, &Api::CreateStream);
   add(&routes_, "GET", "/v1/streams", kScopeAdmin, true, &Api::ListStreams);
   add(&routes_, "GET", "/v1/streams/{id}", kScopeAdmin, true, &Api::GetStream);

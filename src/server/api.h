@@ -44,6 +44,10 @@ namespace streams {
 class StreamManager;
 struct StreamInfo;
 }  // namespace streams
+namespace integrity {
+class SigningKeys;
+class HeadPublisher;
+}  // namespace integrity
 namespace exports {
 class ExportManager;
 struct ExportJob;
@@ -89,6 +93,9 @@ struct ApiDeps {
 
   // Log streams (/v1/streams); null: the stream routes answer 503.
   streams::StreamManager* streams = nullptr;
+  // Tamper evidence (/v1/tree/*); null: those routes answer 503.
+  integrity::SigningKeys* signing_keys = nullptr;
+  integrity::HeadPublisher* heads = nullptr;
 };
 
 // One route of the API: used for dispatch, 405 answers and the OpenAPI consistency test.
@@ -161,6 +168,14 @@ class Api {
   std::string ExportJson(const exports::ExportJob& job) const;
   // A fresh signed download URL of a ready export; sets *expires_at (Unix seconds).
   std::string ExportUrl(const exports::ExportJob& job, int64_t* expires_at) const;
+  // tamper evidence (api_tree.cc)
+  void GetTreeKey(Call& c);
+  void ListTreeKeys(Call& c);
+  void RotateTreeKey(Call& c);
+  void GetTreeHead(Call& c);
+  void ListTreeHeads(Call& c);
+  void GetInclusionProof(Call& c);
+  void GetConsistencyProof(Call& c);
   // log streams (api_streams.cc)
   void CreateStream(Call& c);
   void ListStreams(Call& c);

@@ -11,6 +11,35 @@
 
 namespace annals {
 
+namespace {
+
+// The commitments (lowercase hex) of acknowledged events, in ack order: one run of leaves per
+// organization and contiguous seqs (the usual case), else shorter runs.
+Result<std::vector<std::string>> ReadCommitments(Store* store, const std::vector<std::string>& orgs,
+                                                 const std::vector<Ack>& acks) {
+  std::vector<std::string> out(acks.size());
+  size_t i = 0;
+  while (i < acks.size()) {
+    size_t j = i + 1;
+    while (j < acks.size() && orgs[j] == orgs[i] && acks[j].seq == acks[j - 1].seq + 1) ++j;
+    Result<std::vector<Digest>> leaves = store->TreeNodes(orgs[i], 0, acks[i].seq - 1, j - i);
+    if (!leaves.ok()) return leaves.status();
+    if (leaves->size() != j - i) {
+      return Status::Internal("the Merkle log lacks the commitment of seq " +
+                              std::to_string(acks[i].seq + leaves->size()) +
+                              " of organization " + orgs[i]);
+    }
+    for (size_t k = i; k < j; ++k) {
+      const Digest& d = (*leaves)[k - i];
+      out[k] = HexEncode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+    }
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string MediaType(const HttpRequest& req) {
   std::string ct = req.Header("content-type").value_or("");
   std::string media = ct.substr(0, ct.find(';'));
@@ -104,6 +133,20 @@ void Api::PostEvents(Call& c) {
         "Content-Type must be application/json or application/x-ndjson, got '" +
             (media.empty() ? std::string("none") : media) + "'")));
   }
+  bool receipt = false;
+  for (const auto& [name, value] : c.req.query) {
+    if (name != "receipt") {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "unknown query parameter '" + name + "' (POST /v1/events takes receipt)",
+          "invalid_request", {{"/query/" + name, "unknown query parameter"}})));
+    }
+    if (value != "true" && value != "false") {
+      return c.respond(ErrorResponse(Status::InvalidArgument(
+          "receipt must be true or false", "invalid_request",
+          {{"/query/receipt", "must be true or false"}})));
+    }
+    receipt = value == "true";
+  }
   DecodeContext ctx;
   ctx.implied_organization_id = c.who.organization_id;
   ctx.now = deps_.clock->NowMicros();
@@ -139,23 +182,41 @@ void Api::PostEvents(Call& c) {
     }
   }
 
-  deps_.ingestor->Submit(std::move(decoded->drafts),
-                         [respond = std::move(c.respond)](Result<std::vector<Ack>> acks) {
-                           if (!acks.ok()) return respond(ErrorResponse(acks.status()));
-                           std::string body = "{\"data\":[";
-                           bool first = true;
-                           for (const Ack& a : *acks) {
-                             if (!first) body += ',';
-                             first = false;
-                             body += "{\"id\":\"";
-                             body += a.id;
-                             body += "\",\"seq\":";
-                             body += std::to_string(a.seq);
-                             body += '}';
-                           }
-                           body += "]}";
-                           respond(JsonResponse(201, std::move(body)));
-                         });
+  // ?receipt=true: each acknowledged event's commitment (docs/integrity.md "Receipts").
+  std::vector<std::string> receipt_orgs;
+  if (receipt) {
+    receipt_orgs.reserve(decoded->drafts.size());
+    for (const EventDraft& d : decoded->drafts) receipt_orgs.push_back(d.fields.organization_id);
+  }
+  deps_.ingestor->Submit(
+      std::move(decoded->drafts),
+      [respond = std::move(c.respond), store = deps_.store,
+       receipt_orgs = std::move(receipt_orgs)](Result<std::vector<Ack>> acks) {
+        if (!acks.ok()) return respond(ErrorResponse(acks.status()));
+        std::vector<std::string> commitments;
+        if (!receipt_orgs.empty()) {
+          Result<std::vector<std::string>> read = ReadCommitments(store, receipt_orgs, *acks);
+          if (!read.ok()) return respond(ErrorResponse(read.status()));
+          commitments = std::move(*read);
+        }
+        std::string body = "{\"data\":[";
+        for (size_t i = 0; i < acks->size(); ++i) {
+          const Ack& a = (*acks)[i];
+          if (i > 0) body += ',';
+          if (!commitments.empty()) {
+            body += "{\"commitment\":\"" + commitments[i] + "\",";
+          } else {
+            body += '{';
+          }
+          body += "\"id\":\"";
+          body += a.id;
+          body += "\",\"seq\":";
+          body += std::to_string(a.seq);
+          body += '}';
+        }
+        body += "]}";
+        respond(JsonResponse(201, std::move(body)));
+      });
 }
 
 void Api::ListEvents(Call& c) {

@@ -138,6 +138,8 @@ std::string Api::ExportJson(const ExportJob& job) const {
   } else {
     body += "null,\"url_expires_at\":null";
   }
+  body += ",\"verifiable\":";
+  body += job.request.verifiable ? "true" : "false";
   body += '}';
   return body;
 }
@@ -152,7 +154,7 @@ void Api::CreateExport(Call& c) {
   }
   Result<boost::json::object> body =
       ParseRequestObject(c.req.body, {"organization_id", "action", "actor_id", "target_type",
-                                      "target_id", "from", "to", "format", "gzip"});
+                                      "target_id", "from", "to", "format", "gzip", "verifiable"});
   if (!body.ok()) return c.respond(ErrorResponse(body.status()));
   FieldReader fields(*body);
   std::string requested_org;
@@ -183,6 +185,12 @@ void Api::CreateExport(Call& c) {
   if (fields.Has("gzip")) {
     if (std::optional<bool> g = fields.Bool("gzip")) request.gzip = *g;
   }
+  if (fields.Has("verifiable")) {
+    if (std::optional<bool> v = fields.Bool("verifiable")) request.verifiable = *v;
+  }
+  if (request.verifiable && request.format != exports::ExportFormat::kNdjson) {
+    errors.push_back({"/verifiable", "only NDJSON exports can be verifiable (format \"ndjson\")"});
+  }
   if (Status bad = fields.Finish(); !bad.ok() || !errors.empty()) {
     std::vector<ErrorDetail> details = bad.details();
     details.insert(details.end(), errors.begin(), errors.end());
@@ -207,6 +215,7 @@ void Api::CreateExport(Call& c) {
   e.targets.push_back({"export", job->id, ""});
   e.metadata["format"] = std::string(exports::ExportFormatName(job->request.format));
   e.metadata["gzip"] = job->request.gzip;
+  if (job->request.verifiable) e.metadata["verifiable"] = true;
   AuditThenRespond(c, std::move(e), JsonResponse(201, ExportJson(*job)));
 }
 

@@ -26,6 +26,9 @@
 #include "server/retention_job.h"
 #include "exports/export_jobs.h"
 #include "sinks/destinations.h"
+#include "integrity/head_publisher.h"
+#include "integrity/signing_keys.h"
+#include "integrity/verifiable_export.h"
 #include "streams/stream_manager.h"
 #include "retention/retention.h"
 #include "sources/postgres_cdc/postgres_source.h"
@@ -155,6 +158,25 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
       BootstrapAdminKey(app->store_.get(), config.server.data_dir, admin_key_env, logger.get());
   if (!hashes.ok()) return hashes.status();
 
+  {
+    // Tamper evidence: the key that signs tree heads, and the publisher that signs them.
+    integrity::SigningKeyOptions ko;
+    ko.data_dir = config.server.data_dir;
+    ko.key_file = config.integrity.signing_key_file;
+    Result<std::unique_ptr<integrity::SigningKeys>> signing_keys =
+        integrity::SigningKeys::Open(ko, app->store_.get(), &app->clock_);
+    if (!signing_keys.ok()) return signing_keys.status();
+    app->signing_keys_ = std::move(signing_keys).value();
+    integrity::HeadPublisherOptions ho;
+    ho.head_interval_us = config.integrity.head_interval_us;
+    ho.max_head_age_us = std::max(config.integrity.max_head_age_us, ho.head_interval_us);
+    ho.on_error = [logger](const Status& s) {
+      logger->Warn("cannot sign tree heads; retrying", {{"error", s.message()}});
+    };
+    app->heads_ = std::make_unique<integrity::HeadPublisher>(ho, app->store_.get(),
+                                                             app->signing_keys_.get(), &app->clock_);
+  }
+
   Result<std::unique_ptr<Ingestor>> ingestor =
       Ingestor::Start(app->store_.get(), &app->clock_, config.ingest);
   if (!ingestor.ok()) return ingestor.status();
@@ -269,6 +291,13 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   deps.push_sources = app->push_sources_.get();
   {
     exports::ExportManagerOptions eo;
+    // Verifiable exports wait for the head that covers them: at most one head interval,
+    // plus a margin for a busy publisher.
+    eo.verification_trailer = [store = app->store_.get(), heads = app->heads_.get(),
+                               timeout = 2 * config.integrity.head_interval_us + 60LL * 1000000](
+                                  const std::string& org, const std::vector<uint64_t>& leaves) {
+      return integrity::BuildVerificationTrailer(store, heads, org, leaves, timeout);
+    };
     eo.dir = config.server.data_dir + "/exports";
     eo.keep_for = config.exports.keep_for_us;
     Result<std::unique_ptr<exports::ExportManager>> manager =
@@ -278,6 +307,8 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     deps.exports = app->exports_.get();
   }
   deps.streams = app->streams_.get();
+  deps.signing_keys = app->signing_keys_.get();
+  deps.heads = app->heads_.get();
   api_options.export_url_ttl_us = config.exports.url_ttl_us;
   {
     // The configured public URL, or this server's own address once it listens (which is
@@ -389,6 +420,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   }
   app->exports_->Start();
   app->streams_->Start();
+  app->heads_->Start();
   return app;
 }
 
@@ -418,6 +450,7 @@ void App::Shutdown() {
   if (purge_job_) purge_job_->Stop();
   if (exports_) exports_->Stop();
   if (streams_) streams_->Stop();
+  if (heads_) heads_->Stop();
   if (maintenance_.joinable()) {
     {
       std::lock_guard lock(maintenance_mu_);
@@ -438,6 +471,8 @@ void App::Shutdown() {
   api_.reset();
   exports_.reset();
   streams_.reset();
+  heads_.reset();
+  signing_keys_.reset();
   destinations_.reset();
   push_sources_.reset();
   portal_.reset();

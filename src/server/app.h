@@ -43,6 +43,10 @@ class Destinations;
 namespace streams {
 class StreamManager;
 }  // namespace streams
+namespace integrity {
+class SigningKeys;
+class HeadPublisher;
+}  // namespace integrity
 namespace workos {
 class SchemaRegistry;
 class PortalLinks;
@@ -88,6 +92,8 @@ class App {
   std::unique_ptr<exports::ExportManager> exports_;
   std::unique_ptr<sinks::Destinations> destinations_;
   std::unique_ptr<streams::StreamManager> streams_;
+  std::unique_ptr<integrity::SigningKeys> signing_keys_;
+  std::unique_ptr<integrity::HeadPublisher> heads_;
   std::unique_ptr<PushSources> push_sources_;
   // WorkOS-compatible API: action schemas and portal links.
   std::unique_ptr<workos::SchemaRegistry> schemas_;

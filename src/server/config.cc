@@ -251,6 +251,15 @@ std::vector<Key> AllKeys() {
                  c.streams.ca_file = v;
                  return Status::Ok();
                }});
+  k.push_back(DurationKey("integrity", "head_interval", &Config::integrity,
+                          &IntegrityConfig::head_interval_us, 10000));
+  k.push_back(DurationKey("integrity", "max_head_age", &Config::integrity,
+                          &IntegrityConfig::max_head_age_us, 1000000));
+  k.push_back({"integrity", "signing_key_file", "string",
+               [](Config& c, const std::string& v) -> Status {
+                 c.integrity.signing_key_file = v;
+                 return Status::Ok();
+               }});
   k.push_back({"portal", "link_ttl", "duration", [](Config& c, const std::string& v) -> Status {
                  int64_t us = 0;
                  if (!ParseDurationUs(v, &us) || us < 1000000 || us > 86400LL * 1000000) {
@@ -425,7 +434,7 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, char** environ) {
       if (var.rfind("ANNALS_", 0) != 0) continue;
       for (const char* section :
            {"SERVER", "LIMITS", "INGEST", "STORE", "LOG", "ORGS", "RATE_LIMIT", "TAIL", "RETENTION",
-            "PORTAL", "EXPORTS", "STREAMS"}) {
+            "PORTAL", "EXPORTS", "STREAMS", "INTEGRITY"}) {
         std::string prefix = std::string("ANNALS_") + section + "_";
         if (var.rfind(prefix, 0) != 0) continue;
         std::string rest = var.substr(prefix.size());

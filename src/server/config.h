@@ -73,6 +73,17 @@ struct StreamsConfig {
   std::string ca_file;
 };
 
+// [integrity]: tamper evidence (docs/integrity.md).
+struct IntegrityConfig {
+  // A new signed tree head per organization whose tree grew, at most this often.
+  int64_t head_interval_us = 10LL * 1000000;
+  // A new head at least this often, also when the tree did not grow.
+  int64_t max_head_age_us = 3600LL * 1000000;
+  // An Ed25519 private key (PEM PKCS#8 or base64 of the 32-byte seed) to sign heads with;
+  // empty: annals generates one in <data_dir>/integrity/tree-signing.key.
+  std::string signing_key_file;
+};
+
 // [portal]: links to the Audit Logs view (POST /portal/generate_link).
 struct PortalConfig {
   // How long a portal link stays valid (1 second to 1 day).
@@ -99,6 +110,7 @@ struct Config {
   ExportsConfig exports;
   PortalConfig portal;
   StreamsConfig streams;
+  IntegrityConfig integrity;
 };
 
 // Overrides given on the command line, already split into section.key = value.
