@@ -22,7 +22,7 @@ clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
 echo "built $out/lambda_sources_fuzz"
 clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I include -I src \
-  fuzz/merkle_proof_fuzz.cc src/domain/merkle.cc src/common/status.cc \
+  fuzz/merkle_proof_fuzz.cc src/domain/merkle.cc src/common/sha256.cc src/common/status.cc \
   -lcrypto -o "$out/merkle_proof_fuzz"
 echo "built $out/merkle_proof_fuzz"
 if [ -n "${FUZZ_SECONDS:-}" ]; then

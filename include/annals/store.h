@@ -133,6 +133,10 @@ struct LogEntryView {
   std::string_view commitment;  // tombstones: the 32-byte commitment they keep
 };
 
+// The Merkle log stores every kMerkleTileHeight-th level of each tree; a run of
+// 2^kMerkleTileHeight nodes of one stored level is a tile (docs/storage.md "merkle").
+inline constexpr int kMerkleTileHeight = 4;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -216,17 +220,18 @@ class Store {
 
   // The organization's tree as of the last append (size == LastSeq).
   virtual Result<TreeState> CurrentTree(const std::string& organization_id) = 0;
-  // Stored nodes of the organization's tree at `level`, which is 0 or a multiple of 8: at
-  // level 0 the leaves' commitments (not leaf hashes), at level 8·t the hashes of the complete
-  // aligned subtrees of 2^(8t) leaves, by index (node j covers leaves [j·2^level,
-  // (j+1)·2^level)). Returns the run of stored nodes from index `first` on, at most `count`;
+  // Stored nodes of the organization's tree at `level`, which is a multiple of
+  // kMerkleTileHeight: at level 0 the leaves' commitments (not leaf hashes), at level h·t
+  // (h = kMerkleTileHeight) the hashes of the complete aligned subtrees of 2^(ht) leaves, by
+  // index (node j covers leaves [j·2^level, (j+1)·2^level)). Returns the run of stored nodes from index `first` on, at most `count`;
   // it ends early where the stored nodes end (the tree's right edge).
   virtual Result<std::vector<Digest>> TreeNodes(const std::string& organization_id, int level,
                                                 uint64_t first, size_t count) = 0;
-  // Calls `visit` for every stored event value with position > after_position, in position
-  // order, tombstones and undecodable values included, until it returns false. Reads a
-  // consistent snapshot and does not fill the block cache.
-  virtual Status VisitLog(uint64_t after_position,
+  // Calls `visit` for every stored event value with after_position < position <=
+  // last_position (0: no upper bound), in position order, tombstones and undecodable values
+  // included, until it returns false. Reads a consistent snapshot and does not fill the block
+  // cache. May be called from several threads at once (e.g. over disjoint ranges).
+  virtual Status VisitLog(uint64_t after_position, uint64_t last_position,
                           const std::function<bool(const LogEntryView&)>& visit) = 0;
 
   // Approximate bytes the store occupies on disk.

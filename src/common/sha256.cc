@@ -88,9 +88,17 @@ std::optional<std::string> DecodeBase64(std::string_view text,
 }  // namespace
 
 void Sha256Into(std::string_view data, unsigned char* out) {
+  // One context per thread, reused: for the small inputs of Merkle trees (65 bytes) setting a
+  // context up and tearing it down costs as much as the hashing itself.
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context context;
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &length, Sha256Md(), nullptr) != 1 ||
-      length != 32) {
+  if (context.ctx == nullptr || EVP_DigestInit_ex2(context.ctx, Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, out, &length) != 1 || length != 32) {
     // SHA-256 over memory cannot fail short of a broken OpenSSL installation; carrying on
     // with a wrong digest would corrupt tamper evidence, so stop.
     std::fputs("annals: SHA-256 computation failed in OpenSSL\n", stderr);

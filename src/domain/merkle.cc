@@ -11,27 +11,14 @@
 #include <string>
 #include <utility>
 
+#include "common/sha256.h"
+
 namespace annals::merkle {
 namespace {
 
-// SHA-256, fetched once (an explicit fetch avoids OpenSSL 3's implicit lookup per call).
-const EVP_MD* Sha256Md() {
-  static const EVP_MD* const md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched != nullptr ? fetched : EVP_sha256();
-  }();
-  return md;
-}
-
 Hash Digest(const uint8_t* data, size_t size) {
   Hash out{};
-  unsigned int out_size = 0;
-  if (EVP_Digest(data, size, out.data(), &out_size, Sha256Md(), nullptr) != 1 ||
-      out_size != out.size()) {
-    // Only a broken OpenSSL installation gets here; no hash can be trusted after that.
-    std::fputs("annals: SHA-256 failed\n", stderr);
-    std::abort();
-  }
+  Sha256Into(std::string_view(reinterpret_cast<const char*>(data), size), out.data());
   return out;
 }
 

@@ -1,7 +1,11 @@
 #include "integrity/verifier.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -39,7 +43,8 @@ class OrgCheck {
   Status Start() { return CheckHeadsAtCurrentSize(); }
 
   // The next event value of this organization in write order.
-  Status Add(uint64_t seq, const Digest& commitment, bool tombstone) {
+  Status Add(uint64_t seq, const Digest& commitment, const merkle::Hash& leaf_hash,
+             bool tombstone) {
     const uint64_t expected = tree_.size() + 1;
     if (seq != expected) {
       return Fail(std::min(seq, expected),
@@ -61,10 +66,10 @@ class OrgCheck {
                                    "(the event was changed)");
     }
     finished_.clear();
-    ANNALS_RETURN_IF_ERROR(tree_.Append(merkle::LeafHash(View(commitment)), &finished_));
+    ANNALS_RETURN_IF_ERROR(tree_.Append(leaf_hash, &finished_));
     for (const merkle::SubtreeHash& f : finished_) {
       const int level = std::countr_zero(f.size);
-      if (level == 0 || level % 8 != 0) continue;
+      if (level == 0 || level % kMerkleTileHeight != 0) continue;
       Result<std::vector<Digest>> node = store_->TreeNodes(org_, level, f.start >> level, 1);
       if (!node.ok()) return node.status();
       if (node->empty() || (*node)[0] != f.hash) {
@@ -265,44 +270,135 @@ Result<VerifySummary> VerifyStore(Store* store, const VerifyOptions& options) {
   }
   if (!error.ok()) return error;
 
-  OrgCheck* last = nullptr;
-  Digest commitment;
-  Status visit = store->VisitLog(0, [&](const LogEntryView& e) {
-    if (e.malformed) {
-      failure = VerifyFailure{"", 0, "the event value at write position " +
-                                         std::to_string(e.position) + " does not decode"};
-      return false;
-    }
-    if (!options.organization_id.empty() && e.organization_id != options.organization_id) {
-      return true;
-    }
-    OrgCheck* check = last != nullptr && last->org() == e.organization_id
-                          ? last
-                          : state_of(e.organization_id);
-    last = check;
-    if (!error.ok()) return false;
-    if (e.tombstone) {
-      if (e.commitment.size() != commitment.size()) {
-        failure = VerifyFailure{std::string(e.organization_id), e.seq,
-                                "the tombstone holds no commitment"};
-        return false;
+  // Reading and hashing (decompression, SHA-256 of each event, its leaf hash) run on worker
+  // threads over consecutive ranges of write positions; this thread checks the ranges in
+  // order, which is all that must be sequential (each organization's tree).
+  struct Entry {
+    uint64_t position = 0;
+    bool malformed = false;
+    bool tombstone = false;
+    std::string organization_id;
+    uint64_t seq = 0;
+    Digest commitment{};
+    merkle::Hash leaf{};
+  };
+  struct Chunk {
+    std::vector<Entry> entries;
+    Status status = Status::Ok();
+    bool done = false;
+  };
+  Result<uint64_t> last_position = store->LastPosition();
+  if (!last_position.ok()) return last_position.status();
+  constexpr uint64_t kChunkPositions = 16384;
+  const uint64_t chunk_count = (*last_position + kChunkPositions - 1) / kChunkPositions;
+  const size_t workers =
+      std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  const uint64_t max_ahead = 2 * workers + 2;  // chunks produced but not yet checked
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, Chunk> ready;  // guarded by mu
+  uint64_t next_chunk = 0;          // guarded by mu
+  uint64_t checked = 0;             // guarded by mu: chunks the checker is done with
+  bool abort = false;               // guarded by mu
+  auto produce = [&] {
+    for (;;) {
+      uint64_t index = 0;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return abort || next_chunk < checked + max_ahead; });
+        if (abort || next_chunk >= chunk_count) return;
+        index = next_chunk++;
       }
-      std::memcpy(commitment.data(), e.commitment.data(), commitment.size());
-      ++summary.tombstones;
-    } else {
-      Sha256Into(e.json, commitment.data());
+      Chunk chunk;
+      chunk.entries.reserve(kChunkPositions);
+      chunk.status = store->VisitLog(
+          index * kChunkPositions, std::min(*last_position, (index + 1) * kChunkPositions),
+          [&](const LogEntryView& e) {
+            if (!e.malformed && !options.organization_id.empty() &&
+                e.organization_id != options.organization_id) {
+              return true;
+            }
+            Entry& out = chunk.entries.emplace_back();
+            out.position = e.position;
+            out.malformed = e.malformed;
+            if (e.malformed) return true;
+            out.tombstone = e.tombstone;
+            out.organization_id.assign(e.organization_id);
+            out.seq = e.seq;
+            if (e.tombstone) {
+              if (e.commitment.size() != out.commitment.size()) {
+                out.malformed = true;
+                return true;
+              }
+              std::memcpy(out.commitment.data(), e.commitment.data(), out.commitment.size());
+            } else {
+              Sha256Into(e.json, out.commitment.data());
+            }
+            out.leaf = merkle::LeafHash(View(out.commitment));
+            return true;
+          });
+      chunk.done = true;
+      std::lock_guard lock(mu);
+      ready.emplace(index, std::move(chunk));
+      cv.notify_all();
     }
-    error = check->Add(e.seq, commitment, e.tombstone);
-    if (!error.ok()) return false;
-    if (check->failure()) {
-      failure = check->failure();
-      return false;
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < workers; ++i) threads.emplace_back(produce);
+  auto stop_workers = [&] {
+    {
+      std::lock_guard lock(mu);
+      abort = true;
     }
-    if ((++summary.events & ((1u << 20) - 1)) == 0 && options.progress) {
-      options.progress(summary.events);
+    cv.notify_all();
+    for (std::thread& t : threads) t.join();
+    threads.clear();
+  };
+
+  OrgCheck* last = nullptr;
+  Status visit = Status::Ok();
+  for (uint64_t index = 0; index < chunk_count && !failure && error.ok() && visit.ok(); ++index) {
+    Chunk chunk;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return ready.count(index) > 0; });
+      chunk = std::move(ready.at(index));
+      ready.erase(index);
     }
-    return true;
-  });
+    visit = chunk.status;
+    for (const Entry& e : chunk.entries) {
+      if (!visit.ok() || failure || !error.ok()) break;
+      if (e.malformed) {
+        failure = VerifyFailure{e.organization_id, e.seq,
+                                e.organization_id.empty()
+                                    ? "the event value at write position " +
+                                          std::to_string(e.position) + " does not decode"
+                                    : "the tombstone holds no commitment"};
+        break;
+      }
+      OrgCheck* check = last != nullptr && last->org() == e.organization_id
+                            ? last
+                            : state_of(e.organization_id);
+      last = check;
+      if (!error.ok()) break;
+      if (e.tombstone) ++summary.tombstones;
+      error = check->Add(e.seq, e.commitment, e.leaf, e.tombstone);
+      if (!error.ok()) break;
+      if (check->failure()) {
+        failure = check->failure();
+        break;
+      }
+      if ((++summary.events & ((1u << 20) - 1)) == 0 && options.progress) {
+        options.progress(summary.events);
+      }
+    }
+    {
+      std::lock_guard lock(mu);
+      checked = index + 1;
+    }
+    cv.notify_all();
+  }
+  stop_workers();
   ANNALS_RETURN_IF_ERROR(visit);
   ANNALS_RETURN_IF_ERROR(error);
   if (!failure) {

@@ -3,13 +3,15 @@
 // Recomputes every organization's Merkle log from the events as stored and checks, in one
 // pass in write order: each organization's seqs run 1, 2, 3, ... without gaps; each event
 // hashes to the commitment its leaf holds (a tombstone keeps the commitment of the event it
-// replaced); every stored node of 2^(8t) leaves equals the one recomputed; every signed tree
+// replaced); every stored node of 2^(4t) leaves equals the one recomputed; every signed tree
 // head has a valid signature by a key that was valid when it was signed, follows the previous
 // head of its chain, and has the root recomputed at its size; no head, leaf or counter covers
 // events the log no longer holds.
 //
-// Thread-safety: VerifyStore is reentrant; the store must not be written meanwhile (it is
-// used on a data directory no server holds).
+// Reading and hashing run on one worker thread per core (at most 4) over consecutive ranges of
+// write positions; the calling thread checks the ranges in order. Thread-safety: VerifyStore
+// is reentrant; the store must not be written meanwhile (it is used on a data directory no
+// server holds).
 #pragma once
 
 #include <cstdint>

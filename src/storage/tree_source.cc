@@ -5,7 +5,7 @@
 namespace annals {
 namespace {
 
-constexpr uint64_t kTileWidth = 256;
+constexpr uint64_t kTileWidth = uint64_t{1} << kMerkleTileHeight;
 
 }  // namespace
 
@@ -36,7 +36,7 @@ Result<merkle::Hash> StoreTreeSource::Subtree(uint64_t start, uint64_t size) {
                                    std::to_string(size) + ")");
   }
   const int k = std::countr_zero(size);
-  const int level = k / 8 * 8;
+  const int level = k / kMerkleTileHeight * kMerkleTileHeight;
   const int r = k - level;
   const uint64_t first = start >> level;
   const uint64_t count = uint64_t{1} << r;

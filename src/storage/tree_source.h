@@ -1,8 +1,8 @@
 // A merkle::SubtreeSource over the nodes a Store keeps for one organization's tree
 // (Store::TreeNodes): commitments at level 0 and complete aligned subtrees at every
-// eighth level. A subtree of 2^(8t + r) leaves is hashed up from 2^r stored nodes of level
-// 8t, which lie in one run of 256 nodes (a "tile"); tiles are read once per source and
-// kept, so one proof reads at most a few tiles per eight levels.
+// kMerkleTileHeight-th level (h). A subtree of 2^(ht + r) leaves is hashed up from 2^r stored
+// nodes of level ht, which lie in one run of 2^h nodes (a "tile"); tiles are read once per
+// source and kept, so one proof reads at most a few tiles per h levels.
 //
 // Not synchronized: one source serves one thread (one proof, one root) at a time. It may
 // be used for any tree size up to the organization's size when it was created; nodes of
@@ -34,7 +34,7 @@ class StoreTreeSource final : public merkle::SubtreeSource {
   Result<std::pair<merkle::Hash, Digest>> Leaf(uint64_t index);
 
  private:
-  // The tile of `level` holding node `index`: nodes [256·k, 256·k + 256) as stored (leaf
+  // The tile of `level` holding node `index`: nodes [w·k, w·k + w), w = 2^kMerkleTileHeight, as stored (leaf
   // hashes at level 0), possibly fewer at the right edge.
   Result<const std::vector<merkle::Hash>*> Tile(int level, uint64_t index);
 

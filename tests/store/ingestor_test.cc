@@ -310,8 +310,9 @@ class FaultyStore final : public Store {
                                         size_t count) override {
     return real_->TreeNodes(o, level, first, count);
   }
-  Status VisitLog(uint64_t after, const std::function<bool(const LogEntryView&)>& v) override {
-    return real_->VisitLog(after, v);
+  Status VisitLog(uint64_t after, uint64_t last,
+                  const std::function<bool(const LogEntryView&)>& v) override {
+    return real_->VisitLog(after, last, v);
   }
   Status Checkpoint(const std::string& d) override { return real_->Checkpoint(d); }
   Result<std::vector<ItemRecord>> ListItems(const std::string& o, const std::string& t,

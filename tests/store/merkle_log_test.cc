@@ -209,7 +209,7 @@ TEST(MerkleLogTest, PurgesKeepLeavesAndRoot) {
   // VisitLog shows tombstones and events in position order.
   uint64_t seen = 0, tombstones = 0;
   ASSERT_TRUE((*store)
-                  ->VisitLog(0,
+                  ->VisitLog(0, 0,
                              [&](const LogEntryView& e) {
                                EXPECT_FALSE(e.malformed);
                                EXPECT_EQ(e.seq, ++seen);

@@ -67,11 +67,26 @@ class RawDb {
     storage::AppendU64(&k, seq);
     return k;
   }
-  static std::string Leaf(const std::string& org, uint64_t index) {
-    std::string k = storage::EncodeString(org);
-    k.push_back('\0');
-    storage::AppendU64(&k, index);
-    return k;
+  // The run of leaves (commitments, 32 bytes each) of `org` that holds leaf `index`: its key,
+  // its first index and its value (docs/storage.md "merkle").
+  struct Run {
+    std::string key;
+    uint64_t first = 0;
+    std::string value;
+  };
+  Run LeafRun(const std::string& org, uint64_t index) {
+    const std::string prefix = storage::EncodeString(org) + std::string(1, '\0');
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), cfs_.at("merkle")));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      Run run;
+      run.key = it->key().ToString();
+      EXPECT_TRUE(storage::DecodeU64(std::string_view(run.key).substr(prefix.size()), &run.first));
+      run.value = it->value().ToString();
+      if (run.first <= index && index < run.first + run.value.size() / 32) return run;
+    }
+    ADD_FAILURE() << "no run holds leaf " << index << " of " << org;
+    return {};
   }
 
  private:
@@ -191,15 +206,17 @@ TEST_F(VerifierTest, ChangingAnEventAndItsLeafFailsAtTheHeads) {
     raw.Put("events", RawDb::Position(400), value);
     // The event's JSON is the value's tail: rehash it as the attacker would.
     const std::string json = value.substr(value.rfind("{\"action\""));
-    raw.Put("merkle", RawDb::Leaf("org_a", 399), Sha256(json));
+    RawDb::Run run = raw.LeafRun("org_a", 399);
+    run.value.replace((399 - run.first) * 32, 32, Sha256(json));
+    raw.Put("merkle", run.key, run.value);
   }
   integrity::VerifySummary s = Verify();
   ASSERT_TRUE(s.failure.has_value());
   EXPECT_EQ(s.failure->organization_id, "org_a");
-  // The stored node over leaves 256..511 no longer matches, so seq 257 is the first of the
-  // range that holds the change.
-  EXPECT_EQ(s.failure->seq, 257u);
-  EXPECT_THAT(s.failure->reason, HasSubstr("seqs 257..512"));
+  // The stored node over leaves 384..399 (the 16 that hold it) no longer matches, so seq 385
+  // is the first of the range that holds the change.
+  EXPECT_EQ(s.failure->seq, 385u);
+  EXPECT_THAT(s.failure->reason, HasSubstr("seqs 385..400"));
 }
 
 TEST_F(VerifierTest, DeletingAnEventFails) {
@@ -236,8 +253,10 @@ TEST_F(VerifierTest, DroppingTheNewestEventsFails) {
     for (uint64_t seq = 591; seq <= 600; ++seq) {
       raw.Delete("events", RawDb::Position(seq));
       raw.Delete("org_seq", RawDb::OrgSeq("org_a", seq));
-      raw.Delete("merkle", RawDb::Leaf("org_a", seq - 1));
     }
+    RawDb::Run run = raw.LeafRun("org_a", 590);
+    run.value.resize((590 - run.first) * 32);
+    raw.Put("merkle", run.key, run.value);
     raw.Put("meta", "orgseq/org_a", storage::EncodeU64(590));
   }
   integrity::VerifySummary s = Verify();
@@ -290,6 +309,78 @@ TEST_F(VerifierTest, RetentionPurgesKeepTheStoreVerifiable) {
   ASSERT_FALSE(s.failure.has_value()) << s.failure->reason;
   EXPECT_EQ(s.events, 605u);
   EXPECT_GT(s.tombstones, 400u);
+}
+
+// Enough events for several of the verifier's reading ranges (16,384 positions each), two
+// organizations interleaved: ranges are checked in order, and a change in a later one is
+// found at its seq.
+TEST(VerifierLargeTest, ManyRangesAreCheckedInOrder) {
+  testing::StoreTestDir dir("annals-verify-large");
+  {
+    auto store = dir.OpenStore();
+    ASSERT_TRUE(store.ok());
+    ManualClock clock(kT0);
+    integrity::SigningKeyOptions ko;
+    ko.data_dir = dir.path().string();
+    auto keys = integrity::SigningKeys::Open(ko, store->get(), &clock);
+    ASSERT_TRUE(keys.ok());
+    integrity::HeadPublisher heads(integrity::HeadPublisherOptions{}, store->get(), keys->get(),
+                                   &clock);
+    uint64_t position = 0;
+    std::map<std::string, uint64_t> seqs;
+    for (int batch = 0; batch < 40; ++batch) {
+      AppendBatch b;
+      for (int i = 0; i < 1000; ++i) {
+        const std::string org = i % 3 == 0 ? "org_b" : "org_a";
+        EventRecord e;
+        e.fields.organization_id = org;
+        e.fields.action = "doc.updated";
+        e.fields.occurred_at = kT0 + static_cast<TimestampUs>(position);
+        e.fields.actor_id = "user_1";
+        e.fields.actor_type = "user";
+        e.fields.targets = {{"doc", "D"}};
+        e.position = ++position;
+        e.seq = ++seqs[org];
+        e.id = "evt_" + std::to_string(position);
+        e.received_at = e.fields.occurred_at;
+        e.json = "{\"id\":\"" + e.id + "\",\"organization_id\":\"" + org + "\"}";
+        b.events.push_back(std::move(e));
+      }
+      ASSERT_TRUE((*store)->Append(b).ok());
+      if (batch % 10 == 9) {
+        clock.Advance(60'000'000);
+        ASSERT_EQ(heads.PublishDue().value(), 2u);
+      }
+    }
+    ASSERT_TRUE((*store)->Flush().ok());
+  }
+  RocksStoreOptions o;
+  o.path = (dir.path() / "store").string();
+  o.merkle_catch_up = false;
+  {
+    auto store = RocksStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    auto summary = integrity::VerifyStore(store->get(), {});
+    ASSERT_TRUE(summary.ok());
+    ASSERT_FALSE(summary->failure.has_value()) << summary->failure->reason;
+    EXPECT_EQ(summary->events, 40000u);
+    EXPECT_EQ(summary->heads, 8u);
+  }
+  {
+    // Position 35,001 is in the third range: the first event of batch 35, org_b's seq
+    // 35 * 334 + 1 (org_b gets every third event of a batch, 334 of 1000).
+    RawDb raw(o.path);
+    std::string value = raw.Get("events", RawDb::Position(35001));
+    value[value.size() - 3] ^= 1;
+    raw.Put("events", RawDb::Position(35001), value);
+  }
+  auto store = RocksStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  auto summary = integrity::VerifyStore(store->get(), {});
+  ASSERT_TRUE(summary.ok());
+  ASSERT_TRUE(summary->failure.has_value());
+  EXPECT_EQ(summary->failure->organization_id, "org_b");
+  EXPECT_EQ(summary->failure->seq, 11691u);
 }
 
 }  // namespace

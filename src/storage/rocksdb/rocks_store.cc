@@ -506,6 +506,83 @@ std::string_view DigestView(const Digest& d) {
   return std::string_view(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
+// Runs of consecutive Merkle nodes, one per (organization, level), each written as one key
+// (docs/storage.md "merkle"): `str org | u8 level | u64 first index` -> the nodes' hashes,
+// 32 bytes each, in index order. An append writes a handful of keys however many events it
+// holds. Not synchronized.
+class MerkleRuns {
+ public:
+  void Clear() {
+    runs_.clear();
+    index_.clear();
+    last_ = nullptr;
+  }
+
+  // Adds node `index` of `level` of the organization whose encoded id is `org_key`; it must
+  // follow the run's previous node.
+  Status Add(std::string_view org_key, int level, uint64_t index, const uint8_t* hash) {
+    Run* run = last_;
+    if (run == nullptr || run->level != level || run->org_key != org_key) {
+      lookup_.assign(org_key);
+      lookup_.push_back(static_cast<char>(level));
+      auto [it, inserted] = index_.try_emplace(lookup_, runs_.size());
+      if (inserted) {
+        runs_.push_back(Run{std::string(org_key), level, index, {}});
+        runs_.back().hashes.reserve(32 * 64);
+      }
+      run = &runs_[it->second];
+      last_ = level == 0 ? run : nullptr;  // leaves come one per event: the common case
+    }
+    if (run->first + run->hashes.size() / 32 != index) {
+      return Status::Internal("Merkle nodes out of order at level " + std::to_string(level));
+    }
+    run->hashes.append(reinterpret_cast<const char*>(hash), 32);
+    return Status::Ok();
+  }
+
+  rocksdb::Status WriteTo(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* cf) {
+    std::string key;
+    for (const Run& r : runs_) {
+      key.clear();
+      AppendMerkleKey(&key, r.org_key, r.level, r.first);
+      rocksdb::Status s = wb->Put(cf, key, r.hashes);
+      if (!s.ok()) return s;
+    }
+    return rocksdb::Status::OK();
+  }
+
+  bool empty() const { return runs_.empty(); }
+
+ private:
+  struct Run {
+    std::string org_key;
+    int level;
+    uint64_t first;
+    std::string hashes;
+  };
+  // runs_ only grows between Clear calls, but may reallocate: index_ holds positions.
+  std::vector<Run> runs_;
+  std::unordered_map<std::string, size_t> index_;
+  Run* last_ = nullptr;
+  std::string lookup_;
+};
+
+// Adds an appended leaf's commitment and the stored nodes it completes to `runs`.
+Status AddMerkleLeaf(std::string_view org_key, const Digest& commitment,
+                     merkle::CompactRange* tree, std::vector<merkle::SubtreeHash>* finished,
+                     MerkleRuns* runs) {
+  const uint64_t index = tree->size();
+  finished->clear();
+  ANNALS_RETURN_IF_ERROR(tree->Append(merkle::LeafHash(DigestView(commitment)), finished));
+  ANNALS_RETURN_IF_ERROR(runs->Add(org_key, 0, index, commitment.data()));
+  for (const merkle::SubtreeHash& f : *finished) {
+    const int level = std::countr_zero(f.size);
+    if (level == 0 || level % kMerkleTileHeight != 0) continue;
+    ANNALS_RETURN_IF_ERROR(runs->Add(org_key, level, f.start >> level, f.hash.data()));
+  }
+  return Status::Ok();
+}
+
 Status NotAnnalsStore(const std::string& path, std::string_view why) {
   return Status(Code::kInvalidArgument, "not_an_annals_store",
                 "data directory " + path + " " + std::string(why));
@@ -1000,6 +1077,7 @@ struct RocksStore::AppendScratch {
   std::string org_key, header, item_key, item_operand;
   std::vector<size_t> targets;
   std::vector<merkle::SubtreeHash> finished;
+  MerkleRuns merkle_runs;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1417,9 +1495,11 @@ Status RocksStore::Append(const AppendBatch& batch) {
       }
     }
   }
-  // The Merkle log: each event's commitment as leaf seq - 1, and every node of 2^(8t) leaves
+  // The Merkle log: each event's commitment as leaf seq - 1, and every node of 2^(4t) leaves
   // that the event completes. The frontiers are working copies until the write succeeds.
   std::unordered_map<std::string_view, merkle::CompactRange> trees;
+  MerkleRuns& merkle_runs = scratch.merkle_runs;
+  merkle_runs.Clear();
   if (options_.merkle_log) {
     std::vector<merkle::SubtreeHash>& finished = scratch.finished;
     const std::string* tree_org = nullptr;
@@ -1448,18 +1528,7 @@ Status RocksStore::Append(const AppendBatch& batch) {
       }
       Digest commitment;
       Sha256Into(e.json, commitment.data());
-      SortedEntries& merkle_entries = scratch.by_cf[kMerkle];
-      AppendMerkleKey(&merkle_entries.Key(), org_key, 0, e.seq - 1);
-      merkle_entries.Add(DigestView(commitment));
-      finished.clear();
-      ANNALS_RETURN_IF_ERROR(tree->Append(merkle::LeafHash(DigestView(commitment)), &finished));
-      for (const merkle::SubtreeHash& f : finished) {
-        const int level = std::countr_zero(f.size);
-        if (level == 0 || level % 8 != 0) continue;
-        AppendMerkleKey(&merkle_entries.Key(), org_key, level, f.start >> level);
-        merkle_entries.Add(std::string_view(reinterpret_cast<const char*>(f.hash.data()),
-                                            f.hash.size()));
-      }
+      ANNALS_RETURN_IF_ERROR(AddMerkleLeaf(org_key, commitment, tree, &finished, &merkle_runs));
     }
   }
 
@@ -1490,6 +1559,8 @@ Status RocksStore::Append(const AppendBatch& batch) {
     s = scratch.by_cf[i].SortInto(&wb, cf(i));
     if (!s.ok()) return FromRocks(s, "cannot build the append batch");
   }
+  s = merkle_runs.WriteTo(&wb, cf(kMerkle));
+  if (!s.ok()) return FromRocks(s, "cannot build the append batch");
   const uint64_t new_last_position =
       batch.events.empty() ? last_position_.load() : batch.events.back().position;
   if (!batch.events.empty()) {
@@ -2356,9 +2427,11 @@ Result<uint64_t> RocksStore::StoredLeafCount(const std::string& organization_id)
   const std::string_view prefix = std::string_view(last).substr(0, org_key.size() + 1);
   if (!key.starts_with(prefix)) return uint64_t{0};
   key.remove_prefix(prefix.size());
-  uint64_t index = 0;
-  if (!enc::DecodeU64(key, &index)) return Corruption("a malformed Merkle key");
-  return index + 1;
+  uint64_t first = 0;
+  if (!enc::DecodeU64(key, &first) || it->value().size() % sizeof(Digest) != 0) {
+    return Corruption("a malformed Merkle run");
+  }
+  return first + it->value().size() / sizeof(Digest);
 }
 
 Result<merkle::CompactRange> RocksStore::LoadTree(const std::string& organization_id,
@@ -2401,6 +2474,7 @@ Status RocksStore::CatchUpMerkleLog() {
       if (!events.ok()) return events.status();
       if (events->empty()) break;
       rocksdb::WriteBatch wb;
+      MerkleRuns runs;
       for (const EventRecord& e : *events) {
         if (e.seq != tree->size() + 1) {
           return Corruption("organization " + org + " lacks the event with seq " +
@@ -2417,24 +2491,10 @@ Status RocksStore::CatchUpMerkleLog() {
         } else {
           Sha256Into(e.json, commitment.data());
         }
-        key.clear();
-        AppendMerkleKey(&key, org_key, 0, e.seq - 1);
-        rocksdb::Status s = wb.Put(cf(kMerkle), key, ToSlice(DigestView(commitment)));
-        finished.clear();
-        ANNALS_RETURN_IF_ERROR(tree->Append(merkle::LeafHash(DigestView(commitment)), &finished));
-        for (const merkle::SubtreeHash& f : finished) {
-          const int level = std::countr_zero(f.size);
-          if (level == 0 || level % 8 != 0) continue;
-          key.clear();
-          AppendMerkleKey(&key, org_key, level, f.start >> level);
-          if (s.ok()) {
-            s = wb.Put(cf(kMerkle), key,
-                       rocksdb::Slice(reinterpret_cast<const char*>(f.hash.data()),
-                                      f.hash.size()));
-          }
-        }
-        if (!s.ok()) return FromRocks(s, "cannot build the Merkle log");
+        ANNALS_RETURN_IF_ERROR(AddMerkleLeaf(org_key, commitment, &*tree, &finished, &runs));
       }
+      rocksdb::Status s = runs.WriteTo(&wb, cf(kMerkle));
+      if (!s.ok()) return FromRocks(s, "cannot build the Merkle log");
       ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, false));
     }
     if (tree->size() != last_seq) {
@@ -2478,9 +2538,10 @@ Result<TreeState> RocksStore::CurrentTree(const std::string& organization_id) {
 Result<std::vector<Digest>> RocksStore::TreeNodes(const std::string& organization_id, int level,
                                                   uint64_t first, size_t count) {
   ANNALS_RETURN_IF_ERROR(CheckMerkleLog());
-  if (level < 0 || level > 63 || level % 8 != 0) {
+  if (level < 0 || level > 63 || level % kMerkleTileHeight != 0) {
     return Status::InvalidArgument("Merkle node level " + std::to_string(level) +
-                                   " is not stored (only multiples of 8)");
+                                   " is not stored (only multiples of " +
+                                   std::to_string(kMerkleTileHeight) + ")");
   }
   std::vector<Digest> out;
   if (count == 0) return out;
@@ -2488,30 +2549,39 @@ Result<std::vector<Digest>> RocksStore::TreeNodes(const std::string& organizatio
   std::string start;
   AppendMerkleKey(&start, org_key, level, first);
   const std::string_view prefix = std::string_view(start).substr(0, org_key.size() + 1);
-  std::string upper(prefix);
-  upper.append(8, '\xff');
-  upper.push_back('\xff');
-  rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper_slice;
+  ro.total_order_seek = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kMerkle)));
+  // The run that holds `first` starts at or before it; the runs after it must follow on.
   uint64_t expected = first;
-  for (it->Seek(start); it->Valid() && out.size() < count; it->Next()) {
+  for (it->SeekForPrev(start); it->Valid() && out.size() < count; it->Next()) {
     std::string_view key = ToView(it->key());
+    if (!key.starts_with(prefix)) {
+      if (out.empty() && key < std::string_view(start)) continue;  // before this level
+      break;
+    }
     key.remove_prefix(prefix.size());
-    uint64_t index = 0;
-    if (!enc::DecodeU64(key, &index)) return Corruption("a malformed Merkle key");
-    if (index != expected) break;
-    if (it->value().size() != sizeof(Digest)) return Corruption("a malformed Merkle node");
-    Digest& d = out.emplace_back();
-    std::memcpy(d.data(), it->value().data(), d.size());
-    ++expected;
+    uint64_t run_first = 0;
+    const std::string_view value = ToView(it->value());
+    if (!enc::DecodeU64(key, &run_first) || value.size() % sizeof(Digest) != 0) {
+      return Corruption("a malformed Merkle run");
+    }
+    const uint64_t run_end = run_first + value.size() / sizeof(Digest);
+    if (run_first > expected || run_end <= expected) {
+      if (run_end <= expected && out.empty()) continue;  // the run before `first`
+      break;
+    }
+    for (uint64_t i = expected; i < run_end && out.size() < count; ++i) {
+      Digest& d = out.emplace_back();
+      std::memcpy(d.data(), value.data() + (i - run_first) * sizeof(Digest), d.size());
+    }
+    expected = run_end;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "cannot read the Merkle log");
   return out;
 }
 
-Status RocksStore::VisitLog(uint64_t after_position,
+Status RocksStore::VisitLog(uint64_t after_position, uint64_t last_position,
                             const std::function<bool(const LogEntryView&)>& visit) {
   if (after_position == kMaxU64) return Status::Ok();
   rocksdb::ManagedSnapshot snapshot(db_.get());
@@ -2519,6 +2589,13 @@ Status RocksStore::VisitLog(uint64_t after_position,
   ro.snapshot = snapshot.snapshot();
   ro.fill_cache = false;
   ro.readahead_size = 2 << 20;
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  if (last_position != 0 && last_position != kMaxU64) {
+    upper = enc::EncodeU64(last_position + 1);
+    upper_slice = rocksdb::Slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kEvents)));
   for (it->Seek(enc::EncodeU64(after_position + 1)); it->Valid(); it->Next()) {
     LogEntryView entry;

@@ -100,7 +100,7 @@ class RocksStore final : public Store {
   Result<TreeState> CurrentTree(const std::string& organization_id) override;
   Result<std::vector<Digest>> TreeNodes(const std::string& organization_id, int level,
                                         uint64_t first, size_t count) override;
-  Status VisitLog(uint64_t after_position,
+  Status VisitLog(uint64_t after_position, uint64_t last_position,
                   const std::function<bool(const LogEntryView&)>& visit) override;
   Result<uint64_t> ApproximateSizeBytes() override;
   // A RocksDB checkpoint: SST files are hard-linked when `dir` is on the store's file
