@@ -340,5 +340,65 @@ TEST_F(IntegrityTest, VerifiableExportsCheckOffline) {
   EXPECT_EQ(r.status, 400) << r.body;
 }
 
+// A signing key supplied by configuration: the server signs with it, says so in
+// GET /v1/tree/key, and refuses to rotate it; a key file others can read is refused at start.
+TEST(IntegrityKeyFileTest, AConfiguredKeySignsAndCannotBeRotatedByTheApi) {
+  TempDir dir;
+  const std::string key_file = (dir.path() / "tree.pem").string();
+  CommandResult gen =
+      RunCommand({"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_file});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  CommandResult pub = RunCommand({"/usr/bin/openssl", "pkey", "-in", key_file, "-pubout"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read |
+                                             std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  std::map<std::string, std::string> env = ServerEnv();
+  env["ANNALS_INTEGRITY_SIGNING_KEY_FILE"] = key_file;
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(dir.path() / "data", {}, env)) << server.StderrText();
+  HttpClient c(server.url(), kAdminKey);
+  auto key = c.Send("GET", "/v1/tree/key", "", "");
+  ASSERT_TRUE(key.ok());
+  ASSERT_EQ(key->status, 200);
+  // The same public key as openssl derives from the file.
+  WriteFile(dir.path() / "pub.pem", pub.out);
+  WriteFile(dir.path() / "key.json", key->body);
+  auto head_ok = [&]() -> std::string {
+    for (int i = 0; i < 200; ++i) {
+      auto h = c.Send("GET", "/v1/tree/head?organization_id=org_acme", "", "");
+      if (h.ok() && h->status == 200) return h->body;
+      std::this_thread::sleep_for(50ms);
+    }
+    return "";
+  };
+  auto ingest = c.Send("POST", "/v1/events",
+                       EventJson("org_acme", "doc.updated", "2026-03-01T00:00:00Z", "user_1",
+                                 {{"doc", "d1"}}),
+                       "application/json");
+  ASSERT_TRUE(ingest.ok());
+  ASSERT_EQ(ingest->status, 201) << ingest->body;
+  const std::string head = head_ok();
+  ASSERT_FALSE(head.empty());
+  WriteFile(dir.path() / "head.json", head);
+  CommandResult v = RunCommand({ANNALS_BINARY, "verify-proof", "--public-key",
+                                (dir.path() / "pub.pem").string(), "--head",
+                                (dir.path() / "head.json").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  auto rotate = c.Send("POST", "/v1/tree/keys/rotate", "{}", "application/json");
+  ASSERT_TRUE(rotate.ok());
+  EXPECT_EQ(rotate->status, 409) << rotate->body;
+  EXPECT_NE(rotate->body.find("signing_key_from_configuration"), std::string::npos);
+  ASSERT_EQ(server.Stop(), 0);
+
+  // A key file that others may read: refused at start, with the path in the message.
+  std::filesystem::permissions(key_file, std::filesystem::perms::group_read |
+                                             std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  ServerProcess refused;
+  EXPECT_FALSE(refused.Start(dir.path() / "data", {}, env));
+  EXPECT_NE(refused.StderrText().find(key_file), std::string::npos) << refused.StderrText();
+}
+
 }  // namespace
 }  // namespace annals::testing
