@@ -30,23 +30,11 @@ class LogWriter {
   Status Append(const std::vector<std::string>& orgs) {
     AppendBatch batch;
     for (const std::string& org : orgs) {
-      EventRecord e;
-      e.fields.organization_id = org;
-      e.fields.action = "doc.updated";
-      e.fields.occurred_at = kT0 + static_cast<TimestampUs>(position_);
-      e.fields.actor_id = "user_1";
-      e.fields.actor_type = "user";
-      e.fields.targets = {{"doc", "D-" + std::to_string(position_ % 7)}};
-      e.position = ++position_;
       uint64_t& seq = seqs_[org];
       if (seq == 0) seq = store_->LastSeq(org).value();
-      e.seq = ++seq;
-      char id[32];
-      snprintf(id, sizeof id, "evt_%026llu", static_cast<unsigned long long>(e.position));
-      e.id = id;
-      e.received_at = e.fields.occurred_at;
-      e.json = "{\"action\":\"doc.updated\",\"id\":\"" + e.id + "\",\"organization_id\":\"" + org +
-               "\",\"seq\":" + std::to_string(e.seq) + "}";
+      ++position_;
+      EventRecord e = testing::LogEvent(org, position_, ++seq,
+                                        kT0 + static_cast<TimestampUs>(position_));
       model_[org].Append(merkle::LeafHash(Sha256(e.json)));
       batch.events.push_back(std::move(e));
     }

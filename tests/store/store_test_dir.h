@@ -9,9 +9,32 @@
 #include <memory>
 #include <string>
 
+#include "annals/event.h"
 #include "storage/rocksdb/rocks_store.h"
 
 namespace annals::testing {
+
+// A small stored event ("doc.updated" on one doc) for tests of the log itself: its JSON is
+// {"action","id","organization_id","seq"}, its id "evt_" + the position, zero padded.
+inline EventRecord LogEvent(const std::string& org, uint64_t position, uint64_t seq,
+                            TimestampUs occurred_at) {
+  EventRecord e;
+  e.fields.organization_id = org;
+  e.fields.action = "doc.updated";
+  e.fields.occurred_at = occurred_at;
+  e.fields.actor_id = "user_1";
+  e.fields.actor_type = "user";
+  e.fields.targets = {{"doc", "D-" + std::to_string(position % 7)}};
+  e.position = position;
+  e.seq = seq;
+  char id[32];
+  std::snprintf(id, sizeof id, "evt_%026llu", static_cast<unsigned long long>(position));
+  e.id = id;
+  e.received_at = occurred_at;
+  e.json = "{\"action\":\"doc.updated\",\"id\":\"" + e.id + "\",\"organization_id\":\"" + org +
+           "\",\"seq\":" + std::to_string(seq) + "}";
+  return e;
+}
 
 // A fresh directory under the system's temporary directory, removed with everything in it on
 // destruction (close the stores opened in it first). Not copyable.

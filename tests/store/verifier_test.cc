@@ -129,22 +129,9 @@ class VerifierTest : public ::testing::Test {
     uint64_t position = store->LastPosition().value();
     uint64_t seq = store->LastSeq(org).value();
     for (int i = 0; i < n; ++i) {
-      EventRecord e;
-      e.fields.organization_id = org;
-      e.fields.action = "doc.updated";
-      e.fields.occurred_at = kT0 + static_cast<TimestampUs>(position);
-      e.fields.actor_id = "user_1";
-      e.fields.actor_type = "user";
-      e.fields.targets = {{"doc", "D-" + std::to_string(position % 5)}};
-      e.position = ++position;
-      e.seq = ++seq;
-      char id[32];
-      snprintf(id, sizeof id, "evt_%026llu", static_cast<unsigned long long>(e.position));
-      e.id = id;
-      e.received_at = e.fields.occurred_at;
-      e.json = "{\"action\":\"doc.updated\",\"id\":\"" + e.id + "\",\"organization_id\":\"" + org +
-               "\",\"seq\":" + std::to_string(e.seq) + "}";
-      batch.events.push_back(std::move(e));
+      ++position;
+      batch.events.push_back(
+          testing::LogEvent(org, position, ++seq, kT0 + static_cast<TimestampUs>(position)));
     }
     ASSERT_TRUE(store->Append(batch).ok());
   }
@@ -332,19 +319,9 @@ TEST(VerifierLargeTest, ManyRangesAreCheckedInOrder) {
       AppendBatch b;
       for (int i = 0; i < 1000; ++i) {
         const std::string org = i % 3 == 0 ? "org_b" : "org_a";
-        EventRecord e;
-        e.fields.organization_id = org;
-        e.fields.action = "doc.updated";
-        e.fields.occurred_at = kT0 + static_cast<TimestampUs>(position);
-        e.fields.actor_id = "user_1";
-        e.fields.actor_type = "user";
-        e.fields.targets = {{"doc", "D"}};
-        e.position = ++position;
-        e.seq = ++seqs[org];
-        e.id = "evt_" + std::to_string(position);
-        e.received_at = e.fields.occurred_at;
-        e.json = "{\"id\":\"" + e.id + "\",\"organization_id\":\"" + org + "\"}";
-        b.events.push_back(std::move(e));
+        ++position;
+        b.events.push_back(testing::LogEvent(org, position, ++seqs[org],
+                                             kT0 + static_cast<TimestampUs>(position)));
       }
       ASSERT_TRUE((*store)->Append(b).ok());
       if (batch % 10 == 9) {

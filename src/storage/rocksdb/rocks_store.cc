@@ -261,18 +261,32 @@ bool IsTombstone(std::string_view value) {
   return !value.empty() && value[0] == kTombstoneValueFormat;
 }
 
-bool DecodeTombstone(std::string_view in, uint64_t position, EventRecord* e) {
+// A decoded tombstone whose strings point into the value.
+struct TombstoneView {
+  uint64_t seq = 0;
+  TimestampUs occurred_at = 0, received_at = 0, purged_at = 0;
+  std::string_view id, organization_id, commitment;
+};
+
+bool ParseTombstone(std::string_view in, TombstoneView* t) {
   if (!IsTombstone(in)) return false;
   in.remove_prefix(1);
-  std::string_view id, org, commitment;
-  if (!GetVarint(&in, &e->seq) || !GetSigned(&in, &e->fields.occurred_at) ||
-      !GetSigned(&in, &e->received_at) || !GetSigned(&in, &e->purged_at) || !GetBytes(&in, &id) ||
-      !GetBytes(&in, &org) || !GetBytes(&in, &commitment) || !in.empty()) {
-    return false;
-  }
-  e->id.assign(id);
-  e->fields.organization_id.assign(org);
-  e->commitment.assign(commitment);
+  return GetVarint(&in, &t->seq) && GetSigned(&in, &t->occurred_at) &&
+         GetSigned(&in, &t->received_at) && GetSigned(&in, &t->purged_at) &&
+         GetBytes(&in, &t->id) && GetBytes(&in, &t->organization_id) &&
+         GetBytes(&in, &t->commitment) && in.empty();
+}
+
+bool DecodeTombstone(std::string_view in, uint64_t position, EventRecord* e) {
+  TombstoneView t;
+  if (!ParseTombstone(in, &t)) return false;
+  e->seq = t.seq;
+  e->fields.occurred_at = t.occurred_at;
+  e->received_at = t.received_at;
+  e->purged_at = t.purged_at;
+  e->id.assign(t.id);
+  e->fields.organization_id.assign(t.organization_id);
+  e->commitment.assign(t.commitment);
   e->position = position;
   return true;
 }
@@ -2603,19 +2617,15 @@ Status RocksStore::VisitLog(uint64_t after_position, uint64_t last_position,
     if (!enc::DecodeU64(ToView(it->key()), &entry.position)) {
       entry.malformed = true;
     } else if (IsTombstone(value)) {
-      std::string_view in = value.substr(1);
-      int64_t ignored = 0;
+      TombstoneView t;
       entry.tombstone = true;
-      if (!GetVarint(&in, &entry.seq) || !GetSigned(&in, &ignored) ||
-          !GetSigned(&in, &ignored) || !GetSigned(&in, &ignored) ||
-          !GetBytes(&in, &entry.json) || !GetBytes(&in, &entry.organization_id) ||
-          !GetBytes(&in, &entry.commitment) || !in.empty()) {
-        const uint64_t position = entry.position;
-        entry = LogEntryView();
-        entry.position = position;
+      if (ParseTombstone(value, &t)) {
+        entry.organization_id = t.organization_id;
+        entry.seq = t.seq;
+        entry.commitment = t.commitment;
+      } else {
         entry.malformed = true;
       }
-      entry.json = {};
     } else {
       EventView view;
       if (ParseEventValue(value, &view)) {
