@@ -113,6 +113,10 @@ PeerResult RunAnnalsPeer(const Ring& ring, const PeerConfig& config) {
   store_options.path = dir + "/store";
   store_options.merkle_log = config.annals_merkle_log;
   if (!config.annals_merkle_log) r.notes.push_back("annals: Merkle log off");
+  store_options.event_compression = config.annals_event_compression;
+  if (config.annals_event_compression != annals::EventCompression::kLz4) {
+    r.notes.push_back("annals: events not stored with LZ4");
+  }
   Result<std::unique_ptr<RocksStore>> store = RocksStore::Open(store_options);
   if (!store.ok()) {
     r.error = "RocksStore::Open: " + store.status().ToString();

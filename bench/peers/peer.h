@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../workload.h"
+#include "annals/options.h"
 
 namespace annals::bench {
 
@@ -61,6 +62,8 @@ struct PeerConfig {
   // annals
   int annals_submitters = 4;
   bool annals_merkle_log = true;  // --annals-merkle-log on|off
+  annals::EventCompression annals_event_compression =
+      annals::EventCompression::kLz4;  // --annals-event-compression
 };
 
 struct PeerResult {

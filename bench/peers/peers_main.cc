@@ -88,6 +88,8 @@ int Main(int argc, char** argv) {
   flags.Describe("sqlite-wal-autocheckpoint", "1000", "SQLite WAL auto-checkpoint, in pages");
   flags.Describe("annals-submitters", "4", "submitter threads, one batch in flight each");
   flags.Describe("annals-merkle-log", "on", "on|off: keep the Merkle log (tamper evidence)");
+  flags.Describe("annals-event-compression", "lz4",
+                 "lz4|zstd|none: codec of the events' bottommost level");
   flags.Describe("decode-seconds", "3", "duration of the decoder throughput measurement");
   flags.Describe("markdown", "", "append the markdown section to this file");
   flags.Describe("targets", "", "append target rows (markdown) to this file");
@@ -111,6 +113,17 @@ int Main(int argc, char** argv) {
     return 2;
   }
   config.annals_merkle_log = merkle_log == "on";
+  const std::string codec = flags.Get("annals-event-compression");
+  if (codec == "lz4") {
+    config.annals_event_compression = annals::EventCompression::kLz4;
+  } else if (codec == "zstd") {
+    config.annals_event_compression = annals::EventCompression::kZstd;
+  } else if (codec == "none") {
+    config.annals_event_compression = annals::EventCompression::kNone;
+  } else {
+    std::fprintf(stderr, "--annals-event-compression must be lz4, zstd or none\n");
+    return 2;
+  }
   config.sqlite_wal_autocheckpoint = static_cast<int>(flags.GetInt("sqlite-wal-autocheckpoint"));
   if (config.seconds <= 0) {
     std::fprintf(stderr, "bench_peers: --seconds must be positive.\n");

@@ -26,25 +26,13 @@ namespace fs = std::filesystem;
 // A backup can take long (SST files are copied when DIR is on another file system).
 constexpr std::chrono::hours kBackupTimeout(6);
 
-std::string Size(uint64_t bytes) {
-  char buf[32];
-  if (bytes < (1u << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
-  } else if (bytes < (uint64_t{1} << 30)) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1 << 30));
-  }
-  return buf;
-}
-
 // Prints the result of a backup: {"path", "bytes", "last_position", "created_at"}.
 void PrintBackup(const boost::json::value& result, bool json) {
   if (json) return PrintJsonLine(result);
   const auto* bytes = result.as_object().if_contains("bytes");
   std::cout << "backup written to " << Member(result, "path") << " (last position "
             << Member(result, "last_position") << ", "
-            << (bytes != nullptr && bytes->is_number() ? Size(bytes->to_number<uint64_t>()) : "-")
+            << (bytes != nullptr && bytes->is_number() ? FormatBytes(bytes->to_number<uint64_t>()) : "-")
             << "); start a server on it with: annals serve --data " << Member(result, "path")
             << "\n"
             << std::flush;

@@ -22,6 +22,14 @@ struct VerifyArgs {
 };
 int RunVerify(const VerifyArgs& args);
 
+// annals compact: rewrites an offline data directory's store with the configured options.
+struct CompactArgs {
+  std::optional<std::string> config_file;        // --config
+  std::optional<std::string> data_dir;           // --data (config key server.data)
+  std::optional<std::string> event_compression;  // --event-compression zstd|lz4|none
+};
+int RunCompact(const CompactArgs& args);
+
 struct ClientArgs {
   std::string server;  // --server, ANNALS_SERVER, default http://127.0.0.1:8080
   std::string key;     // --key, ANNALS_KEY

@@ -287,6 +287,21 @@ int main(int argc, char** argv) {
   verify_store_cmd->add_option("--data", verify_store.data_dir, "The data directory")->required();
   verify_store_cmd->add_option("--org", verify_store.org, "Only this organization");
 
+  annals::CompactArgs compact;
+  CLI::App* compact_cmd = app.add_subcommand(
+      "compact",
+      "Rewrite a data directory's store offline (no server may hold it) with the configured "
+      "options, e.g. after changing [store] event_compression");
+  compact_cmd->add_option("--config", compact.config_file, "TOML configuration file")
+      ->check(CLI::ExistingFile);
+  compact_cmd->add_option("--data", compact.data_dir,
+                          "Data directory (default ./data; config key server.data)");
+  compact_cmd
+      ->add_option("--event-compression", compact.event_compression,
+                   "Codec for stored events: zstd (smallest), lz4 (fastest to read) or none "
+                   "(config key store.event_compression)")
+      ->check(CLI::IsMember({"zstd", "lz4", "none"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -320,5 +335,6 @@ int main(int argc, char** argv) {
   if (verify_cmd->parsed()) return annals::RunVerifyProof(verify);
   if (verify_export_cmd->parsed()) return annals::RunVerifyExport(verify_export);
   if (verify_store_cmd->parsed()) return annals::RunVerify(verify_store);
+  if (compact_cmd->parsed()) return annals::RunCompact(compact);
   return 2;
 }

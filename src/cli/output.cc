@@ -146,4 +146,16 @@ std::string FormatRate(double count, double seconds) {
   return buf;
 }
 
+std::string FormatBytes(uint64_t bytes) {
+  char buf[32];
+  if (bytes < (1u << 20)) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  } else if (bytes < (uint64_t{1} << 30)) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1 << 30));
+  }
+  return buf;
+}
+
 }  // namespace annals

@@ -23,6 +23,9 @@ int UsageError(const std::string& sentence);
 // `count / seconds` rounded to a whole number ("0" for no time).
 std::string FormatRate(double count, double seconds);
 
+// A byte count for people: "512.0 KiB", "3.4 MiB", "1.25 GiB".
+std::string FormatBytes(uint64_t bytes);
+
 // Sends a request with an optional JSON body and parses the JSON answer. On a transport
 // failure, a status other than `expected` or an unparsable body, prints why (Fail) and
 // returns nullopt.

@@ -143,6 +143,20 @@ std::vector<Key> AllKeys() {
   k.push_back(DurationKey("ingest", "idempotency_window", &Config::ingest,
                           &IngestOptions::idempotency_window_us, 1000000));
 
+  k.push_back({"store", "event_compression", "string",
+               [](Config& c, const std::string& v) -> Status {
+                 if (v == "zstd") {
+                   c.store.event_compression = EventCompression::kZstd;
+                 } else if (v == "lz4") {
+                   c.store.event_compression = EventCompression::kLz4;
+                 } else if (v == "none") {
+                   c.store.event_compression = EventCompression::kNone;
+                 } else {
+                   return Bad("store.event_compression",
+                              "must be \"zstd\", \"lz4\" or \"none\", got '" + v + "'");
+                 }
+                 return Status::Ok();
+               }});
   k.push_back({"store", "sync", "bool", [](Config& c, const std::string& v) -> Status {
                  if (v != "true" && v != "false") return Bad("store.sync", "must be true or false");
                  c.store.sync = v == "true";

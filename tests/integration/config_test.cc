@@ -30,6 +30,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c->event_limits.max_future_us, 3600LL * 1000000);
   EXPECT_EQ(c->ingest.idempotency_window_us, 24LL * 3600 * 1000000);
   EXPECT_TRUE(c->store.sync);
+  EXPECT_EQ(c->store.event_compression, EventCompression::kLz4);
   EXPECT_EQ(c->server.ops_listen, "");
   EXPECT_EQ(c->server.tls_cert, "");
   EXPECT_FALSE(c->orgs.auto_create);
@@ -45,7 +46,8 @@ TEST(ConfigTest, AccessTailAndOperationsKeys) {
   auto file = dir.path() / "b.toml";
   std::ofstream(file) << "[orgs]\nauto_create = true\n[rate_limit]\nrequests_per_second = 2.5\n"
                          "burst = 10\n[tail]\nmax_subscribers = 7\nstall_timeout = \"3s\"\n"
-                         "[server]\nops_listen = \"127.0.0.1:9090\"\n";
+                         "[server]\nops_listen = \"127.0.0.1:9090\"\n"
+                         "[store]\nevent_compression = \"zstd\"\n";
   std::vector<std::string> env_s = {"ANNALS_RATE_LIMIT_BURST=20", "ANNALS_TAIL_HEARTBEAT=5s"};
   auto env = Env(env_s);
   ConfigOverrides o;
@@ -53,6 +55,7 @@ TEST(ConfigTest, AccessTailAndOperationsKeys) {
   auto c = LoadConfig(o, env.data());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_TRUE(c->orgs.auto_create);
+  EXPECT_EQ(c->store.event_compression, EventCompression::kZstd);
   EXPECT_EQ(c->rate_limit.requests_per_second, 2.5);
   EXPECT_EQ(c->rate_limit.burst, 20);
   EXPECT_EQ(c->tail.max_subscribers, 7u);
@@ -110,6 +113,8 @@ TEST(ConfigTest, BadValuesNameTheirKey) {
       {"[limits]\nmax_targets = 0\n", "limits.max_targets"},
       {"[limits]\nmax_future = \"soon\"\n", "limits.max_future"},
       {"[store]\nsync = \"yes\"\n", "store.sync"},
+      {"[store]\nevent_compression = \"brotli\"\n", "store.event_compression"},
+      {"[store]\nevent_compression = 1\n", "store.event_compression"},
       {"[nope]\nx = 1\n", "nope.x"},
       {"listen = \"x\"\n", "listen"},
       {"[server\n", "line 1"},

@@ -248,7 +248,21 @@ TEST_F(IntegrityTest, KeyRotationKeepsOldHeadsVerifiableAndTheStoreVerifies) {
   CommandResult v = RunCommand({ANNALS_BINARY, "verify", "--data", dir_.path().string()});
   EXPECT_EQ(v.exit_code, 1) << v.err;
   EXPECT_NE(v.err.find("in use by a running server"), std::string::npos) << v.err;
+  v = RunCommand({ANNALS_BINARY, "compact", "--data", dir_.path().string()});
+  EXPECT_EQ(v.exit_code, 1) << v.err;
+  EXPECT_NE(v.err.find("in use by a running server"), std::string::npos) << v.err;
   ASSERT_EQ(server_.Stop(), 0);
+  // Rewriting the store with another codec changes nothing that is verified.
+  v = RunCommand({ANNALS_BINARY, "compact", "--data", dir_.path().string(),
+                  "--event-compression", "brotli"});
+  EXPECT_EQ(v.exit_code, 2) << v.err;
+  v = RunCommand({ANNALS_BINARY, "compact", "--data", (dir_.path() / "nothing").string()});
+  EXPECT_EQ(v.exit_code, 1) << v.err;
+  EXPECT_NE(v.err.find("not an annals data directory"), std::string::npos) << v.err;
+  v = RunCommand({ANNALS_BINARY, "compact", "--data", dir_.path().string(),
+                  "--event-compression", "zstd"});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.out.find("events stored with zstd"), std::string::npos) << v.out;
   v = RunCommand({ANNALS_BINARY, "verify", "--data", dir_.path().string()});
   EXPECT_EQ(v.exit_code, 0) << v.err;
   // 25 events of org_acme, and the platform's own trail (the organization auto-created).

@@ -671,6 +671,19 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(int cf, const RocksStoreOptions& o,
     c.compression = rocksdb::kNoCompression;
     c.bottommost_compression = rocksdb::kNoCompression;
   }
+  if (cf == kEvents) {
+    switch (o.event_compression) {
+      case EventCompression::kZstd:
+        break;
+      case EventCompression::kLz4:
+        c.bottommost_compression = Supported(rocksdb::kLZ4Compression);
+        break;
+      case EventCompression::kNone:
+        c.compression = rocksdb::kNoCompression;
+        c.bottommost_compression = rocksdb::kNoCompression;
+        break;
+    }
+  }
   c.optimize_filters_for_hits = t.optimize_filters_for_hits;
   if (t.prefix_strings > 0) {
     c.prefix_extractor = std::make_shared<EncodedStringsPrefix>(t.prefix_strings);
