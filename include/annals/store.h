@@ -110,6 +110,16 @@ struct ScanRequest {
   bool fill_cache = true;
 };
 
+// An index entry of a scan: the event's list key and its position (Store::ScanCandidates).
+struct ScanCandidate {
+  ListKey key;
+  uint64_t position = 0;
+};
+
+// Called by Store::VisitEvents with an event's position, its seq and its stored JSON.
+using EventVisitor =
+    std::function<void(uint64_t position, uint64_t seq, std::string_view event_json)>;
+
 // A SHA-256 digest: a Merkle leaf, node or root hash, or an event commitment. The same type
 // as merkle::Hash (src/domain/merkle.h).
 using Digest = std::array<uint8_t, 32>;
@@ -169,6 +179,16 @@ class Store {
                                                             bool fill_cache) = 0;
   // Matching events in scan order, at most request.limit.
   virtual Result<std::vector<EventRecord>> Scan(const ScanRequest& request) = 0;
+  // A scan in two steps, so that bulk readers (exports) can read and process the events on
+  // several threads. ScanCandidates returns the index entries that Scan would walk, in scan
+  // order, at most request.limit: every event Scan would return is among them, but some may
+  // not match (the index decides only part of the filter) and some may be purged by the time
+  // they are read. VisitEvents reads the events at `positions`, in that order, and calls
+  // `visit` for each one that is stored (not purged) and matches `filter`; the json view is
+  // valid during the call only. Both are thread-safe.
+  virtual Result<std::vector<ScanCandidate>> ScanCandidates(const ScanRequest& request) = 0;
+  virtual Status VisitEvents(const std::vector<uint64_t>& positions, const EventFilter& filter,
+                             bool fill_cache, const EventVisitor& visit) = 0;
   // How many events Scan would return for `filter` with no limit, among those stored at
   // positions up to `max_position` (0: all): exact when *exact is set, otherwise an upper
   // bound (the entries of the index the scan would walk). Reads index entries only.

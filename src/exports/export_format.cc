@@ -807,6 +807,36 @@ struct ExportEncoder::Impl {
     record.End();
   }
 
+  // Appends the row of the event that Parse validated into *fields; JSON elements get their
+  // separator: "\n" before the first of the file, ",\n" before the others.
+  void AppendRow(std::string_view event_json, const CsvFields& fields, bool first,
+                 std::string* dst) {
+    switch (format) {
+      case ExportFormat::kCsv:
+        BuildCsvRecord(fields);
+        dst->append(record.view());
+        break;
+      case ExportFormat::kNdjson:
+        dst->append(event_json);
+        dst->push_back('\n');
+        break;
+      case ExportFormat::kJson:
+        dst->append(first ? "\n" : ",\n");
+        dst->append(event_json);
+        break;
+    }
+  }
+
+  static void AppendVerifiableRow(std::string_view event_json, uint64_t leaf_index,
+                                  std::string* dst) {
+    dst->append("{\"event\":");
+    dst->append(event_json);
+    dst->append(",\"leaf_index\":");
+    char digits[24];
+    dst->append(digits, std::to_chars(digits, digits + sizeof digits, leaf_index).ptr);
+    dst->append("}\n");
+  }
+
   Status Add(std::string_view event_json, std::string* out) {
     if (state == State::kFinished) return Status::Internal("the export is already finished");
     Begin(out);
@@ -814,20 +844,7 @@ struct ExportEncoder::Impl {
     ANNALS_RETURN_IF_ERROR(Parse(event_json, &fields));
     std::string* sink = Sink(out);
     const size_t before = sink->size();
-    switch (format) {
-      case ExportFormat::kCsv:
-        BuildCsvRecord(fields);
-        sink->append(record.view());
-        break;
-      case ExportFormat::kNdjson:
-        sink->append(event_json);
-        sink->push_back('\n');
-        break;
-      case ExportFormat::kJson:
-        sink->append(rows == 0 ? "\n" : ",\n");
-        sink->append(event_json);
-        break;
-    }
+    AppendRow(event_json, fields, rows == 0, sink);
     ++rows;
     return Flush(out, before, /*finish=*/false);
   }
@@ -842,13 +859,41 @@ struct ExportEncoder::Impl {
     ANNALS_RETURN_IF_ERROR(Parse(event_json, &fields));
     std::string* sink = Sink(out);
     const size_t before = sink->size();
-    sink->append("{\"event\":");
-    sink->append(event_json);
-    sink->append(",\"leaf_index\":");
-    char digits[24];
-    sink->append(digits, std::to_chars(digits, digits + sizeof digits, leaf_index).ptr);
-    sink->append("}\n");
+    AppendVerifiableRow(event_json, leaf_index, sink);
     ++rows;
+    return Flush(out, before, /*finish=*/false);
+  }
+
+  Status EncodeRow(std::string_view event_json, std::string* rows_out) {
+    CsvFields fields;
+    ANNALS_RETURN_IF_ERROR(Parse(event_json, &fields));
+    AppendRow(event_json, fields, /*first=*/false, rows_out);
+    return Status::Ok();
+  }
+
+  Status EncodeVerifiableRow(std::string_view event_json, uint64_t leaf_index,
+                             std::string* rows_out) {
+    if (format != ExportFormat::kNdjson) {
+      return Status::InvalidArgument("only NDJSON exports can be verifiable");
+    }
+    CsvFields fields;
+    ANNALS_RETURN_IF_ERROR(Parse(event_json, &fields));
+    AppendVerifiableRow(event_json, leaf_index, rows_out);
+    return Status::Ok();
+  }
+
+  Status AddEncoded(std::string_view encoded, uint64_t count, std::string* out) {
+    if (state == State::kFinished) return Status::Internal("the export is already finished");
+    Begin(out);
+    if (count == 0) return Status::Ok();
+    // Encoded JSON elements all start with ",\n"; the file's first one takes "\n".
+    if (format == ExportFormat::kJson && rows == 0 && !encoded.empty() && encoded[0] == ',') {
+      encoded.remove_prefix(1);
+    }
+    std::string* sink = Sink(out);
+    const size_t before = sink->size();
+    sink->append(encoded);
+    rows += count;
     return Flush(out, before, /*finish=*/false);
   }
 
@@ -928,6 +973,16 @@ Status ExportEncoder::Add(std::string_view event_json, std::string* out) {
 Status ExportEncoder::AddVerifiable(std::string_view event_json, uint64_t leaf_index,
                                     std::string* out) {
   return impl_->AddVerifiable(event_json, leaf_index, out);
+}
+Status ExportEncoder::EncodeRow(std::string_view event_json, std::string* rows) {
+  return impl_->EncodeRow(event_json, rows);
+}
+Status ExportEncoder::EncodeVerifiableRow(std::string_view event_json, uint64_t leaf_index,
+                                          std::string* rows) {
+  return impl_->EncodeVerifiableRow(event_json, leaf_index, rows);
+}
+Status ExportEncoder::AddEncoded(std::string_view rows, uint64_t count, std::string* out) {
+  return impl_->AddEncoded(rows, count, out);
 }
 Status ExportEncoder::AddTrailer(std::string_view line, std::string* out) {
   return impl_->AddTrailer(line, out);

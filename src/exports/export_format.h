@@ -116,6 +116,17 @@ class ExportEncoder {
   // as Add validates it, as the line {"event":<event_json>,"leaf_index":<leaf_index>}.
   // kInvalidArgument for CSV and JSON encoders.
   Status AddVerifiable(std::string_view event_json, uint64_t leaf_index, std::string* out);
+  // Encoding on several threads: EncodeRow and EncodeVerifiableRow validate one event as Add
+  // and AddVerifiable do and append its row, uncompressed, to *rows instead of the file (a
+  // JSON element with the separator ",\n" before it); they change nothing else, so any
+  // encoder of the same format can encode rows for another (one per thread). AddEncoded then
+  // appends, in file order, such rows (`count` of them, encoded by an encoder of this
+  // format) to the file, as the same Add calls would have. Status codes as for Add.
+  Status EncodeRow(std::string_view event_json, std::string* rows);
+  Status EncodeVerifiableRow(std::string_view event_json, uint64_t leaf_index,
+                             std::string* rows);
+  Status AddEncoded(std::string_view rows, uint64_t count, std::string* out);
+
   // Appends `line` (one JSON object without line breaks: the verification trailer) and a
   // newline, verbatim; not counted in rows(). kInvalidArgument for CSV and JSON encoders.
   Status AddTrailer(std::string_view line, std::string* out);

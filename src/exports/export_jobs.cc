@@ -13,11 +13,13 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "common/sha256.h"
 #include "domain/canonical_json.h"
 #include "domain/event_filter_json.h"
+#include "exports/row_pipeline.h"
 
 namespace annals::exports {
 
@@ -424,6 +426,45 @@ bool ExportManager::Run(ExportJob* job) {
   encoder->Begin(&out);
   std::vector<uint64_t> leaf_indices;  // verifiable exports only
 
+  // The index is walked here; reading, filtering and encoding run on the pipeline's
+  // threads, and the rows come back in order to be compressed and written here.
+  RowPipelineOptions po;
+  po.format = job->request.format;
+  po.verifiable = job->request.verifiable;
+  po.filter = job->request.filter;
+  po.max_position = job->snapshot_position;
+  if (!job->request.actor_names.empty()) {
+    po.accept = [names = job->request.actor_names](std::string_view event_json) {
+      std::optional<std::string> name = ActorName(std::string(event_json));
+      return name && std::find(names.begin(), names.end(), *name) != names.end();
+    };
+  }
+  po.threads = options_.encode_threads != 0
+                   ? options_.encode_threads
+                   : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  // Bounds memory: at most this many batches read or encoded ahead of the file.
+  const size_t max_outstanding = 2 * po.threads + 2;
+  const size_t batch_size = std::max<size_t>(options_.batch_size, 1);
+  RowPipeline pipeline(store_, std::move(po));
+  // Writes the next encoded batch (waiting for it when `wait`); false when there is none.
+  Status written;
+  auto write_next = [&](bool wait) {
+    std::optional<EncodedBatch> batch = pipeline.Next(wait);
+    if (!batch) return false;
+    if (!batch->status.ok()) {
+      written = batch->status;
+      return false;
+    }
+    leaf_indices.insert(leaf_indices.end(), batch->leaf_indices.begin(),
+                        batch->leaf_indices.end());
+    written = encoder->AddEncoded(batch->rows, batch->count, &out);
+    if (written.ok()) written = WriteAll(fd, out, part_path);
+    out.clear();
+    job->rows = encoder->rows();
+    job->bytes = encoder->bytes_out();
+    return written.ok();
+  };
+
   ScanRequest scan;
   scan.filter = job->request.filter;
   scan.descending = false;
@@ -438,32 +479,28 @@ bool ExportManager::Run(ExportJob* job) {
         return false;  // the record still says running: the next Open runs it again
       }
     }
-    Result<std::vector<EventRecord>> page = store_->Scan(scan);
+    Result<std::vector<ScanCandidate>> page = store_->ScanCandidates(scan);
     if (!page.ok()) return fail(page.status());
-    for (const EventRecord& e : *page) {
-      if (e.position > job->snapshot_position) continue;
-      if (!job->request.actor_names.empty()) {
-        std::optional<std::string> name = ActorName(e.json);
-        if (!name || std::find(job->request.actor_names.begin(), job->request.actor_names.end(),
-                               *name) == job->request.actor_names.end()) {
-          continue;
-        }
+    for (size_t i = 0; i < page->size(); i += batch_size) {
+      std::vector<uint64_t> positions;
+      const size_t end = std::min(page->size(), i + batch_size);
+      positions.reserve(end - i);
+      for (size_t j = i; j < end; ++j) positions.push_back((*page)[j].position);
+      while (pipeline.outstanding() >= max_outstanding) {
+        if (!write_next(/*wait=*/true)) return fail(written);
       }
-      if (job->request.verifiable) {
-        if (Status s = encoder->AddVerifiable(e.json, e.seq - 1, &out); !s.ok()) return fail(s);
-        leaf_indices.push_back(e.seq - 1);
-      } else if (Status s = encoder->Add(e.json, &out); !s.ok()) {
-        return fail(s);
+      pipeline.Submit(std::move(positions));
+      while (write_next(/*wait=*/false)) {
       }
+      if (!written.ok()) return fail(written);
     }
-    if (Status s = WriteAll(fd, out, part_path); !s.ok()) return fail(s);
-    out.clear();
-    job->rows = encoder->rows();
-    job->bytes = encoder->bytes_out();
     if (page->size() < scan.limit) break;
-    scan.start_after = ListKey{page->back().fields.occurred_at, page->back().seq};
+    scan.start_after = page->back().key;
     if (Status s = publish(false, &last_saved); !s.ok()) return fail(s);
   }
+  while (write_next(/*wait=*/true)) {
+  }
+  if (!written.ok()) return fail(written);
   if (job->request.verifiable) {
     std::sort(leaf_indices.begin(), leaf_indices.end());
     Result<std::string> trailer =

@@ -74,7 +74,11 @@ struct ExportManagerOptions {
   std::string dir;  // where export files are written (created if missing)
   // How long a finished export (its file and its record) is kept.
   TimestampUs keep_for = 24LL * 3600 * 1000000;
-  size_t page_size = 1000;  // events read from the store per step
+  size_t page_size = 8192;  // index entries read from the store per step
+  // Events read and encoded together on one of the encoding threads.
+  size_t batch_size = 1024;
+  // Threads that read and encode rows (0: one per core, at most 4).
+  size_t encode_threads = 0;
   // Progress (rows, bytes) is written to the job's record at most this often.
   TimestampUs progress_interval = 1000000;
   // Verifiable exports: builds the trailer line for an organization's leaves (strictly

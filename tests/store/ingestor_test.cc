@@ -275,6 +275,13 @@ class FaultyStore final : public Store {
     return real_->ReadOrganization(o, s, l, c);
   }
   Result<std::vector<EventRecord>> Scan(const ScanRequest& r) override { return real_->Scan(r); }
+  Result<std::vector<ScanCandidate>> ScanCandidates(const ScanRequest& r) override {
+    return real_->ScanCandidates(r);
+  }
+  Status VisitEvents(const std::vector<uint64_t>& positions, const EventFilter& filter,
+                     bool fill_cache, const EventVisitor& visit) override {
+    return real_->VisitEvents(positions, filter, fill_cache, visit);
+  }
   Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& o,
                                                           const std::string& k) override {
     return real_->GetIdempotency(o, k);

@@ -563,6 +563,59 @@ TEST(ExportGzipTest, RoundTripsEveryFormat) {
   EXPECT_EQ(Gunzip(empty), "");
 }
 
+// Rows encoded apart (EncodeRow, on other encoders, in batches of any size) and appended
+// with AddEncoded make the same file as Add, in every format, with and without gzip.
+TEST(ExportEncoderTest, RowsEncodedApartMakeTheSameFile) {
+  const std::vector<std::string> events = ThreeEvents();
+  for (ExportFormat format : {ExportFormat::kCsv, ExportFormat::kNdjson, ExportFormat::kJson}) {
+    for (bool gzip : {false, true}) {
+      for (size_t n : {0, 1, 3}) {
+        for (size_t batch : {1, 2, 3}) {
+          SCOPED_TRACE(std::string(ExportFormatName(format)) + (gzip ? " gzip" : "") + " rows " +
+                       std::to_string(n) + " batch " + std::to_string(batch));
+          const std::vector<std::string> some(events.begin(), events.begin() + n);
+          ExportEncoder file = ExportEncoder::Create(format, gzip).value();
+          ExportEncoder a = ExportEncoder::Create(format, false).value();
+          ExportEncoder b = ExportEncoder::Create(format, false).value();
+          std::string out;
+          for (size_t i = 0; i < some.size(); i += batch) {
+            std::string rows;
+            uint64_t count = 0;
+            for (size_t j = i; j < std::min(some.size(), i + batch); ++j, ++count) {
+              ASSERT_TRUE(((j / batch) % 2 ? a : b).EncodeRow(some[j], &rows).ok());
+            }
+            ASSERT_TRUE(file.AddEncoded(rows, count, &out).ok());
+          }
+          ASSERT_TRUE(file.Finish(&out).ok());
+          EXPECT_EQ(file.rows(), n);
+          EXPECT_EQ(gzip ? Gunzip(out) : out, Encode(format, some));
+          EXPECT_EQ(a.rows() + b.rows(), 0u);  // encoding rows leaves an encoder's file alone
+        }
+      }
+    }
+  }
+}
+
+TEST(ExportEncoderTest, RowsEncodedApartAreValidatedAndVerifiableOnlyInNdjson) {
+  ExportEncoder csv = ExportEncoder::Create(ExportFormat::kCsv, false).value();
+  std::string rows;
+  Status s = csv.EncodeRow(R"({"id":"evt_1"})", &rows);
+  EXPECT_EQ(s.error_code(), "invalid_event");
+  EXPECT_EQ(rows, "");
+  EXPECT_EQ(csv.EncodeVerifiableRow(ThreeEvents()[0], 0, &rows).code(), Code::kInvalidArgument);
+  EXPECT_EQ(rows, "");
+
+  ExportEncoder ndjson = ExportEncoder::Create(ExportFormat::kNdjson, false).value();
+  ExportEncoder direct = ExportEncoder::Create(ExportFormat::kNdjson, false).value();
+  std::string expected;
+  ASSERT_TRUE(direct.AddVerifiable(ThreeEvents()[1], 41, &expected).ok());
+  ASSERT_TRUE(ndjson.EncodeVerifiableRow(ThreeEvents()[1], 41, &rows).ok());
+  EXPECT_EQ(rows, expected);
+  std::string out;
+  ASSERT_TRUE(ndjson.Finish(&out).ok());
+  EXPECT_EQ(ndjson.AddEncoded(rows, 1, &out).code(), Code::kInternal);  // after Finish
+}
+
 // A realistic stored event with a given seq (built without Boost.JSON, for speed).
 std::string NumberedEvent(uint64_t seq) {
   const std::string n = std::to_string(seq);

@@ -1811,6 +1811,67 @@ Result<std::vector<EventRecord>> RocksStore::ReadOrganization(const std::string&
   return out;
 }
 
+namespace {
+
+// The index cursors of a scan over one snapshot, merged in scan order. `nothing` when the
+// plan proves that no event matches.
+struct OpenScan {
+  bool nothing = false;
+  bool exact = false;  // the index alone decides the filter
+  std::unique_ptr<MergedCursor> merged;
+};
+
+Result<OpenScan> StartScan(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& h,
+                           const rocksdb::Snapshot* snap, const ScanRequest& request,
+                           const ListRange& range) {
+  OpenScan open;
+  auto planned = PlanScan(db, h, snap, request.filter);
+  if (!planned.ok()) return planned.status();
+  const ScanPlan& plan = planned.value();
+  open.nothing = plan.nothing;
+  open.exact = plan.exact;
+  if (plan.nothing) return open;
+  std::vector<std::unique_ptr<IndexCursor>> cursors;
+  cursors.reserve(plan.prefixes.size());
+  for (const auto& prefix : plan.prefixes) {
+    auto c = std::make_unique<IndexCursor>(prefix, range, request.descending);
+    ANNALS_RETURN_IF_ERROR(c->Start(db, h[plan.cf], snap, request.fill_cache));
+    cursors.push_back(std::move(c));
+  }
+  open.merged = std::make_unique<MergedCursor>(std::move(cursors), request.descending);
+  return open;
+}
+
+// Reads the events at `positions` with one MultiGet and calls visit(i, view) for each one
+// that is stored (not purged) and matches `filter`, in order, until visit returns false.
+template <typename Visit>
+Status MultiGetEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
+                      const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& positions,
+                      const EventFilter& filter, Visit&& visit) {
+  if (positions.empty()) return Status::Ok();
+  std::vector<std::string> keys;
+  keys.reserve(positions.size());
+  for (uint64_t p : positions) keys.push_back(enc::EncodeU64(p));
+  std::vector<rocksdb::Slice> key_slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(positions.size());
+  std::vector<rocksdb::Status> statuses(positions.size());
+  db->MultiGet(ro, events, positions.size(), key_slices.data(), values.data(), statuses.data());
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;  // purged
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "cannot read an event");
+    if (IsTombstone(ToView(values[i]))) continue;  // purged
+    EventView view;
+    if (!ParseEventValue(ToView(values[i]), &view)) {
+      return Corruption("a malformed event record");
+    }
+    if (!MatchesFilter(filter, view)) continue;
+    if (!visit(i, view)) break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
   const EventFilter& filter = request.filter;
   if (filter.organization_id.empty()) {
@@ -1822,33 +1883,21 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
 
   rocksdb::ManagedSnapshot snapshot(db_.get());
   const rocksdb::Snapshot* snap = snapshot.snapshot();
-  auto planned = PlanScan(db_.get(), handles_, snap, filter);
-  if (!planned.ok()) return planned.status();
-  const ScanPlan& plan = planned.value();
-  if (plan.nothing) return out;
-
-  std::vector<std::unique_ptr<IndexCursor>> cursors;
-  cursors.reserve(plan.prefixes.size());
-  for (const auto& prefix : plan.prefixes) {
-    auto c = std::make_unique<IndexCursor>(prefix, range, request.descending);
-    ANNALS_RETURN_IF_ERROR(c->Start(db_.get(), cf(plan.cf), snap, request.fill_cache));
-    cursors.push_back(std::move(c));
-  }
-  MergedCursor merged(std::move(cursors), request.descending);
+  Result<OpenScan> open = StartScan(db_.get(), handles_, snap, request, range);
+  if (!open.ok()) return open.status();
+  if (open->nothing) return out;
+  MergedCursor& merged = *open->merged;
 
   // Fetch candidates in chunks with one MultiGet each. When the index decides the filter
   // alone, every candidate matches and a chunk is exactly what is still missing.
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
   ro.fill_cache = request.fill_cache;
-  std::vector<std::string> keys;
-  std::vector<rocksdb::Slice> key_slices;
   std::vector<uint64_t> positions;
   bool exhausted = false;
   while (!exhausted && out.size() < request.limit) {
     const size_t missing = request.limit - out.size();
-    const size_t chunk = plan.exact ? missing : std::clamp<size_t>(2 * missing, 64, 1024);
-    keys.clear();
+    const size_t chunk = open->exact ? missing : std::clamp<size_t>(2 * missing, 64, 1024);
     positions.clear();
     while (positions.size() < chunk) {
       ListKey k;
@@ -1860,27 +1909,48 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
         break;
       }
       positions.push_back(position);
-      keys.push_back(enc::EncodeU64(position));
     }
     if (positions.empty()) break;
-    key_slices.assign(keys.begin(), keys.end());
-    std::vector<rocksdb::PinnableSlice> values(positions.size());
-    std::vector<rocksdb::Status> statuses(positions.size());
-    db_->MultiGet(ro, cf(kEvents), positions.size(), key_slices.data(), values.data(),
-                  statuses.data());
-    for (size_t i = 0; i < positions.size() && out.size() < request.limit; ++i) {
-      if (statuses[i].IsNotFound()) continue;  // purged
-      if (!statuses[i].ok()) return FromRocks(statuses[i], "cannot read an event");
-      if (IsTombstone(ToView(values[i]))) continue;  // purged
-      EventView view;
-      if (!ParseEventValue(ToView(values[i]), &view)) {
-        return Corruption("a malformed event record");
-      }
-      if (!MatchesFilter(filter, view)) continue;
-      out.push_back(ToEventRecord(view, positions[i]));
-    }
+    ANNALS_RETURN_IF_ERROR(MultiGetEvents(
+        db_.get(), cf(kEvents), ro, positions, filter, [&](size_t i, const EventView& view) {
+          out.push_back(ToEventRecord(view, positions[i]));
+          return out.size() < request.limit;
+        }));
   }
   return out;
+}
+
+Result<std::vector<ScanCandidate>> RocksStore::ScanCandidates(const ScanRequest& request) {
+  if (request.filter.organization_id.empty()) {
+    return Status::InvalidArgument("a scan needs an organization_id");
+  }
+  std::vector<ScanCandidate> out;
+  const ListRange range = ComputeRange(request);
+  if (request.limit == 0 || range.empty) return out;
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  Result<OpenScan> open = StartScan(db_.get(), handles_, snapshot.snapshot(), request, range);
+  if (!open.ok()) return open.status();
+  if (open->nothing) return out;
+  out.reserve(std::min<size_t>(request.limit, 1 << 16));
+  while (out.size() < request.limit) {
+    ScanCandidate c;
+    auto next = open->merged->Next(&c.key, &c.position);
+    if (!next.ok()) return next.status();
+    if (!next.value()) break;
+    out.push_back(c);
+  }
+  return out;
+}
+
+Status RocksStore::VisitEvents(const std::vector<uint64_t>& positions, const EventFilter& filter,
+                               bool fill_cache, const EventVisitor& visit) {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = fill_cache;
+  return MultiGetEvents(db_.get(), cf(kEvents), ro, positions, filter,
+                        [&](size_t i, const EventView& view) {
+                          visit(positions[i], view.seq, view.json);
+                          return true;
+                        });
 }
 
 Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max_position,

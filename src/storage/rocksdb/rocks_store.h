@@ -73,6 +73,9 @@ class RocksStore final : public Store {
                                                     uint64_t after_seq, size_t limit,
                                                     bool fill_cache) override;
   Result<std::vector<EventRecord>> Scan(const ScanRequest& request) override;
+  Result<std::vector<ScanCandidate>> ScanCandidates(const ScanRequest& request) override;
+  Status VisitEvents(const std::vector<uint64_t>& positions, const EventFilter& filter,
+                     bool fill_cache, const EventVisitor& visit) override;
   Result<uint64_t> CountEvents(const EventFilter& filter, uint64_t max_position,
                                bool* exact) override;
   Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& organization_id,
