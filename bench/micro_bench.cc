@@ -21,6 +21,7 @@
 #include "annals/event.h"
 #include "annals/options.h"
 #include "domain/event_decoder.h"
+#include "exports/export_format.h"
 #include "storage/key_encoding.h"
 #include "workload.h"
 
@@ -76,6 +77,37 @@ void BM_RenderCanonicalEvent(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_RenderCanonicalEvent);
+
+// One export row from a stored (canonical) workload event, per format (arg: 0 csv, 1 ndjson,
+// 2 json): the per-row work of an export's encoding threads.
+void BM_ExportEncodeRow(benchmark::State& state) {
+  const auto events = Events(1000);
+  Result<DecodedBatch> d = DecodeEventsBody(BatchBody(events, 0, events.size()), BodyFormat::kJson,
+                                            EventLimits{}, RequestLimits{}, Context());
+  if (!d.ok()) {
+    state.SkipWithError(d.status().ToString().c_str());
+    return;
+  }
+  std::vector<std::string> stored;
+  for (size_t i = 0; i < d->drafts.size(); ++i) {
+    stored.push_back(RenderCanonicalEvent(d->drafts[i], "evt_01JDQ8Z3W9K5Y6T7R8S9A0B1C2",
+                                          1042 + i, 1764381784130412));
+  }
+  const auto format = static_cast<exports::ExportFormat>(state.range(0));
+  exports::ExportEncoder encoder = exports::ExportEncoder::Create(format, false).value();
+  std::string rows;
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    rows.clear();
+    Status s = encoder.EncodeRow(stored[i++ % stored.size()], &rows);
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+    bytes += rows.size();
+    benchmark::DoNotOptimize(rows);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_ExportEncodeRow)->Arg(0)->Arg(1)->Arg(2);
 
 // The index keys of one event with two targets: org|time|seq, org|action|time|seq,
 // org|actor|time|seq and org|type|id|seq per target.

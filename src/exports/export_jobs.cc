@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <boost/json.hpp>
@@ -399,14 +400,35 @@ bool ExportManager::Run(ExportJob* job) {
   TimestampUs last_saved = 0;
   job->state = ExportState::kRunning;
   job->rows = job->bytes = 0;
-  {
-    bool exact = false;
-    Result<uint64_t> count =
-        store_->CountEvents(job->request.filter, job->snapshot_position, &exact);
-    if (!count.ok()) return fail(count.status());
-    job->total_estimate = *count;
-  }
+  job->total_estimate.reset();
   if (Status s = publish(true, &last_saved); !s.ok()) return fail(s);
+
+  // The progress total is counted from the indexes on a thread of its own while the export
+  // runs, so that the rows do not wait for it; it is published once known.
+  struct Count {
+    std::thread thread;
+    std::atomic<bool> done{false};
+    Result<uint64_t> result{uint64_t{0}};
+    ~Count() {
+      if (thread.joinable()) thread.join();
+    }
+  } count;
+  count.thread = std::thread([&count, store = store_, filter = job->request.filter,
+                              max_position = job->snapshot_position] {
+    bool exact = false;
+    count.result = store->CountEvents(filter, max_position, &exact);
+    count.done.store(true, std::memory_order_release);
+  });
+  // Takes the count once it is done (or waits for it with `wait`): a failed count fails the
+  // export, as a failed read does.
+  auto take_count = [&](bool wait) -> Status {
+    if (job->total_estimate || !count.thread.joinable()) return Status::Ok();
+    if (!wait && !count.done.load(std::memory_order_acquire)) return Status::Ok();
+    count.thread.join();
+    if (!count.result.ok()) return count.result.status();
+    job->total_estimate = *count.result;
+    return Status::Ok();
+  };
 
   int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -496,11 +518,13 @@ bool ExportManager::Run(ExportJob* job) {
     }
     if (page->size() < scan.limit) break;
     scan.start_after = page->back().key;
+    if (Status s = take_count(/*wait=*/false); !s.ok()) return fail(s);
     if (Status s = publish(false, &last_saved); !s.ok()) return fail(s);
   }
   while (write_next(/*wait=*/true)) {
   }
   if (!written.ok()) return fail(written);
+  if (Status s = take_count(/*wait=*/true); !s.ok()) return fail(s);
   if (job->request.verifiable) {
     std::sort(leaf_indices.begin(), leaf_indices.end());
     Result<std::string> trailer =

@@ -58,8 +58,9 @@ struct ExportJob {
   ExportState state = ExportState::kPending;
   uint64_t rows = 0;             // events written so far (all of them once ready)
   uint64_t bytes = 0;            // bytes of the file so far
-  // Events the export will hold, counted from the indexes when it starts (an upper bound
-  // when the filter is not decided by one index, or names actors by name); unset before.
+  // Events the export will hold, counted from the indexes while it runs (an upper bound
+  // when the filter is not decided by one index, or names actors by name); unset until
+  // counted.
   std::optional<uint64_t> total_estimate;
   uint64_t snapshot_position = 0;  // events stored after creation are not exported
   TimestampUs created_at = 0;
