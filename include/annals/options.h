@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace annals {
@@ -62,6 +63,10 @@ struct RocksStoreOptions {
   // from before format 3, or one run without the log). Off for `annals verify`, which must
   // see the store as it is.
   bool merkle_catch_up = true;
+  // Told, on the opening thread, how far that catch-up is: events added to the log so far
+  // and the total to add, once before the first event, after each batch of at most 4,096
+  // events, and at the end (done == total). Not called when there is nothing to build.
+  std::function<void(uint64_t done, uint64_t total)> merkle_catch_up_progress;
 };
 
 }  // namespace annals

@@ -62,6 +62,14 @@ int RunCompact(const CompactArgs& args) {
   RocksStoreOptions options = config->store;
   options.path = (fs::path(data_dir) / "store").string();
   options.create_if_missing = false;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (tty) {
+    // A store from before the Merkle log gets it built on open.
+    options.merkle_catch_up_progress = [](uint64_t done, uint64_t total) {
+      std::cerr << "\rbuilding the Merkle log: " << done << " of " << total << " events"
+                << (done == total ? "\r\033[K" : "") << std::flush;
+    };
+  }
   Result<std::unique_ptr<RocksStore>> store = RocksStore::Open(options);
   if (!store.ok()) {
     if (store.status().error_code() == "store_locked") {
@@ -70,7 +78,6 @@ int RunCompact(const CompactArgs& args) {
     }
     return Fail(store.status().message());
   }
-  const bool tty = isatty(STDERR_FILENO) != 0;
   const uint64_t before = TableBytes(options.path);
   if (tty) std::cerr << "compacting " << data_dir << " (" << FormatBytes(before) << ")…" << std::flush;
   const auto start = std::chrono::steady_clock::now();

@@ -150,6 +150,20 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
 
   RocksStoreOptions store_options = config.store;
   store_options.path = (std::filesystem::path(config.server.data_dir) / "store").string();
+  // A store from before the Merkle log (or run without it) gets its log built on open, which
+  // takes a while for a large store: say so, and how far it is, every 10 s.
+  store_options.merkle_catch_up_progress =
+      [logger, last = std::chrono::steady_clock::time_point()](uint64_t done,
+                                                               uint64_t total) mutable {
+        const auto now = std::chrono::steady_clock::now();
+        if (done != 0 && done != total && now - last < std::chrono::seconds(10)) return;
+        last = now;
+        logger->Info(done == 0       ? "building the Merkle log of the stored events"
+                     : done == total ? "built the Merkle log of the stored events"
+                                     : "building the Merkle log of the stored events",
+                     {{"events_done", std::to_string(done)},
+                      {"events_total", std::to_string(total)}});
+      };
   Result<std::unique_ptr<RocksStore>> store = RocksStore::Open(store_options);
   if (!store.ok()) return store.status();
   app->store_ = std::move(store).value();

@@ -160,6 +160,10 @@ TEST(MerkleLogTest, AStoreRunWithoutTheLogCatchesUpOnOpen) {
     EXPECT_EQ((*store)->CurrentTree("org_a")->tree_size, 100u);
   }
   o.merkle_catch_up = true;
+  std::vector<std::pair<uint64_t, uint64_t>> progress;
+  o.merkle_catch_up_progress = [&](uint64_t done, uint64_t total) {
+    progress.emplace_back(done, total);
+  };
   auto store = RocksStore::Open(o);
   ASSERT_TRUE(store.ok());
   Result<TreeState> tree = (*store)->CurrentTree("org_a");
@@ -167,6 +171,16 @@ TEST(MerkleLogTest, AStoreRunWithoutTheLogCatchesUpOnOpen) {
   EXPECT_EQ(tree->tree_size, 500u);
   EXPECT_EQ(tree->root, merkle::RootOf(500, model).value());
   EXPECT_EQ((*store)->TreeNodes("org_a", 8, 0, 4)->size(), 1u);
+  // The 400 events appended without the log, reported from none to all of them.
+  const std::vector<std::pair<uint64_t, uint64_t>> expected = {{0, 400}, {400, 400}};
+  EXPECT_EQ(progress, expected);
+
+  // Nothing left to build: nothing reported.
+  store->reset();
+  progress.clear();
+  store = RocksStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE(progress.empty());
 }
 
 TEST(MerkleLogTest, PurgesKeepLeavesAndRoot) {

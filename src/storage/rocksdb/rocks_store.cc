@@ -2557,13 +2557,25 @@ Status RocksStore::CatchUpMerkleLog() {
   }
   std::sort(orgs.begin(), orgs.end());
   std::lock_guard write_lock(write_mu_);
-  std::vector<merkle::SubtreeHash> finished;
-  std::string key;
+  // What each organization's log lacks, and the progress over all of them.
+  std::vector<uint64_t> stored_leaves;
+  uint64_t total = 0;
   for (const auto& [org, last_seq] : orgs) {
     Result<uint64_t> stored = StoredLeafCount(org);
     if (!stored.ok()) return stored.status();
-    if (*stored >= last_seq) continue;
-    Result<merkle::CompactRange> tree = LoadTree(org, *stored);
+    stored_leaves.push_back(*stored);
+    if (*stored < last_seq) total += last_seq - *stored;
+  }
+  const auto& progress = options_.merkle_catch_up_progress;
+  uint64_t done = 0;
+  if (total != 0 && progress) progress(0, total);
+  std::vector<merkle::SubtreeHash> finished;
+  std::string key;
+  for (size_t o = 0; o < orgs.size(); ++o) {
+    const std::string& org = orgs[o].first;
+    const uint64_t last_seq = orgs[o].second;
+    if (stored_leaves[o] >= last_seq) continue;
+    Result<merkle::CompactRange> tree = LoadTree(org, stored_leaves[o]);
     if (!tree.ok()) return tree.status();
     const std::string org_key = enc::EncodeString(org);
     while (tree->size() < last_seq) {
@@ -2593,6 +2605,8 @@ Status RocksStore::CatchUpMerkleLog() {
       rocksdb::Status s = runs.WriteTo(&wb, cf(kMerkle));
       if (!s.ok()) return FromRocks(s, "cannot build the Merkle log");
       ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, false));
+      done += events->size();
+      if (progress) progress(done, total);
     }
     if (tree->size() != last_seq) {
       return Corruption("organization " + org + " lacks the event with seq " +
