@@ -30,7 +30,27 @@ constexpr std::string_view kCsvHeader =
 // deflate writes through an output buffer of this size.
 constexpr size_t kDeflateChunkBytes = 64 * 1024;
 constexpr int kDeflateLevel = 1;
-constexpr int kGzipWindowBits = 15 + 16;  // 32 KiB window, gzip wrapper
+constexpr int kRawWindowBits = -15;  // 32 KiB window, raw deflate: annals writes the wrapper
+// The gzip header (RFC 1952): deflate, no flags, no mtime, XFL 4 (fastest level), OS 3 (Unix).
+constexpr std::string_view kGzipHeader{"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\x03", 10};
+
+void AppendLittleEndian32(uint32_t v, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// Runs deflate over all of stream->next_in with `flush`, appending to *out through `buffer`
+// (kDeflateChunkBytes); done when deflate has taken all input (and, with Z_FINISH, written
+// the end of the stream). Returns zlib's error code, or Z_OK.
+int DeflateAll(z_stream* stream, int flush, Bytef* buffer, std::string* out) {
+  for (;;) {
+    stream->next_out = buffer;
+    stream->avail_out = static_cast<uInt>(kDeflateChunkBytes);
+    const int rc = deflate(stream, flush);
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return rc;
+    out->append(reinterpret_cast<const char*>(buffer), kDeflateChunkBytes - stream->avail_out);
+    if (flush == Z_FINISH ? rc == Z_STREAM_END : stream->avail_out != 0) return Z_OK;
+  }
+}
 constexpr int kDeflateMemLevel = 8;
 
 // --- Byte classes ----------------------------------------------------------------------------
@@ -695,32 +715,35 @@ struct ExportEncoder::Impl {
   std::string* Sink(std::string* out) { return gzip ? &staging : out; }
 
   // Accounts for the bytes appended to Sink(out) since it had `before` bytes; with gzip,
-  // compresses the staging buffer into *out once it is full, or entirely with `finish`.
-  Status Flush(std::string* out, size_t before, bool finish) {
+  // compresses the staging buffer into *out once it is full, or entirely with a flush other
+  // than Z_NO_FLUSH: Z_FULL_FLUSH leaves *out byte-aligned with nothing after it referring to
+  // what came before (so that a compressed piece can follow), Z_FINISH ends the deflate
+  // stream and appends the gzip trailer.
+  Status Flush(std::string* out, size_t before, int flush = Z_NO_FLUSH) {
     if (!gzip) {
       bytes_out += out->size() - before;
       return Status::Ok();
     }
-    if (!finish && staging.size() < kDeflateChunkBytes) return Status::Ok();
+    if (flush == Z_NO_FLUSH && staging.size() < kDeflateChunkBytes) return Status::Ok();
+    if (flush == Z_FULL_FLUSH && staging.empty() && !dirty) return Status::Ok();
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(staging.data()),
+                static_cast<uInt>(staging.size()));
+    uncompressed += staging.size();
     stream.next_in = reinterpret_cast<Bytef*>(staging.data());
     stream.avail_in = static_cast<uInt>(staging.size());
-    const int flush = finish ? Z_FINISH : Z_NO_FLUSH;
-    for (;;) {
-      stream.next_out = deflate_out.get();
-      stream.avail_out = static_cast<uInt>(kDeflateChunkBytes);
-      const int rc = deflate(&stream, flush);
-      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-        state = State::kFinished;
-        return Status::Internal("gzip compression of the export failed (zlib error " +
-                                std::to_string(rc) + ")");
-      }
-      const size_t produced = kDeflateChunkBytes - stream.avail_out;
-      out->append(reinterpret_cast<const char*>(deflate_out.get()), produced);
-      bytes_out += produced;
-      // Without finish, deflate is done once it leaves output space unused (it has taken
-      // all input); with finish, once it has written the trailer.
-      if (finish ? rc == Z_STREAM_END : stream.avail_out != 0) break;
+    const size_t out_before = out->size();
+    const int rc = DeflateAll(&stream, flush, deflate_out.get(), out);
+    if (rc != Z_OK) {
+      state = State::kFinished;
+      return Status::Internal("gzip compression of the export failed (zlib error " +
+                              std::to_string(rc) + ")");
     }
+    dirty = flush == Z_NO_FLUSH;
+    if (flush == Z_FINISH) {
+      AppendLittleEndian32(static_cast<uint32_t>(crc), out);
+      AppendLittleEndian32(static_cast<uint32_t>(uncompressed & 0xffffffffu), out);
+    }
+    bytes_out += out->size() - out_before;
     staging.clear();
     return Status::Ok();
   }
@@ -728,12 +751,16 @@ struct ExportEncoder::Impl {
   void Begin(std::string* out) {
     if (state != State::kNew) return;
     state = State::kOpen;
+    if (gzip) {
+      out->append(kGzipHeader);
+      bytes_out += kGzipHeader.size();
+    }
     std::string* sink = Sink(out);
     const size_t before = sink->size();
     if (format == ExportFormat::kCsv) sink->append(kCsvHeader);
     if (format == ExportFormat::kJson) sink->push_back('[');
     // The staging buffer is far from full, so this only counts bytes and cannot fail.
-    (void)Flush(out, before, /*finish=*/false);
+    (void)Flush(out, before);
   }
 
   // Validates `event_json` and fills *fields (valid until the next Parse); for CSV also
@@ -846,7 +873,7 @@ struct ExportEncoder::Impl {
     const size_t before = sink->size();
     AppendRow(event_json, fields, rows == 0, sink);
     ++rows;
-    return Flush(out, before, /*finish=*/false);
+    return Flush(out, before);
   }
 
   Status AddVerifiable(std::string_view event_json, uint64_t leaf_index, std::string* out) {
@@ -861,7 +888,7 @@ struct ExportEncoder::Impl {
     const size_t before = sink->size();
     AppendVerifiableRow(event_json, leaf_index, sink);
     ++rows;
-    return Flush(out, before, /*finish=*/false);
+    return Flush(out, before);
   }
 
   Status EncodeRow(std::string_view event_json, std::string* rows_out) {
@@ -882,6 +909,23 @@ struct ExportEncoder::Impl {
     return Status::Ok();
   }
 
+  Status AddCompressed(std::string_view encoded, const CompressedRows& piece, uint64_t count,
+                       std::string* out) {
+    if (state == State::kFinished) return Status::Internal("the export is already finished");
+    if (!gzip) return Status::InvalidArgument("compressed rows need a gzip export");
+    // The file's first JSON element takes another separator than the piece holds.
+    if (format == ExportFormat::kJson && rows == 0) return AddEncoded(encoded, count, out);
+    Begin(out);
+    if (count == 0) return Status::Ok();
+    ANNALS_RETURN_IF_ERROR(Flush(out, out->size(), Z_FULL_FLUSH));
+    out->append(piece.deflated);
+    bytes_out += piece.deflated.size();
+    crc = crc32_combine(crc, piece.crc32, static_cast<z_off_t>(piece.size));
+    uncompressed += piece.size;
+    rows += count;
+    return Status::Ok();
+  }
+
   Status AddEncoded(std::string_view encoded, uint64_t count, std::string* out) {
     if (state == State::kFinished) return Status::Internal("the export is already finished");
     Begin(out);
@@ -894,7 +938,7 @@ struct ExportEncoder::Impl {
     const size_t before = sink->size();
     sink->append(encoded);
     rows += count;
-    return Flush(out, before, /*finish=*/false);
+    return Flush(out, before);
   }
 
   Status AddTrailer(std::string_view line, std::string* out) {
@@ -907,7 +951,7 @@ struct ExportEncoder::Impl {
     const size_t before = sink->size();
     sink->append(line);
     sink->push_back('\n');
-    return Flush(out, before, /*finish=*/false);
+    return Flush(out, before);
   }
 
   Status Finish(std::string* out) {
@@ -916,7 +960,7 @@ struct ExportEncoder::Impl {
     std::string* sink = Sink(out);
     const size_t before = sink->size();
     if (format == ExportFormat::kJson) sink->append("\n]\n");
-    ANNALS_RETURN_IF_ERROR(Flush(out, before, /*finish=*/true));
+    ANNALS_RETURN_IF_ERROR(Flush(out, before, Z_FINISH));
     state = State::kFinished;
     return Status::Ok();
   }
@@ -938,9 +982,14 @@ struct ExportEncoder::Impl {
   std::vector<std::string_view> target_ids;
   CsvRecord record;
 
-  // gzip only.
+  // gzip only: the deflate stream of the bytes the encoder compresses itself, whether it has
+  // taken input since its last flush, and the CRC-32 and length of the whole file's content
+  // (its own bytes and the pieces').
   z_stream stream{};
   bool deflating = false;
+  bool dirty = false;
+  uLong crc = crc32(0, nullptr, 0);
+  uint64_t uncompressed = 0;
   std::string staging;
   std::unique_ptr<Bytef[]> deflate_out;
 };
@@ -948,7 +997,7 @@ struct ExportEncoder::Impl {
 Result<ExportEncoder> ExportEncoder::Create(ExportFormat format, bool gzip) {
   auto impl = std::make_unique<Impl>(format, gzip);
   if (gzip) {
-    const int rc = deflateInit2(&impl->stream, kDeflateLevel, Z_DEFLATED, kGzipWindowBits,
+    const int rc = deflateInit2(&impl->stream, kDeflateLevel, Z_DEFLATED, kRawWindowBits,
                                 kDeflateMemLevel, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) {
       return Status::Internal("cannot set up gzip compression (zlib error " + std::to_string(rc) +
@@ -984,6 +1033,57 @@ Status ExportEncoder::EncodeVerifiableRow(std::string_view event_json, uint64_t 
 Status ExportEncoder::AddEncoded(std::string_view rows, uint64_t count, std::string* out) {
   return impl_->AddEncoded(rows, count, out);
 }
+Status ExportEncoder::AddCompressed(std::string_view rows, const CompressedRows& piece,
+                                    uint64_t count, std::string* out) {
+  return impl_->AddCompressed(rows, piece, count, out);
+}
+
+struct RowCompressor::Impl {
+  ~Impl() {
+    if (ready) deflateEnd(&stream);
+  }
+  z_stream stream{};
+  bool ready = false;
+  std::unique_ptr<Bytef[]> buffer = std::make_unique<Bytef[]>(kDeflateChunkBytes);
+};
+
+Result<RowCompressor> RowCompressor::Create() {
+  auto impl = std::make_unique<Impl>();
+  const int rc = deflateInit2(&impl->stream, kDeflateLevel, Z_DEFLATED, kRawWindowBits,
+                              kDeflateMemLevel, Z_DEFAULT_STRATEGY);
+  if (rc != Z_OK) {
+    return Status::Internal("cannot set up gzip compression (zlib error " + std::to_string(rc) +
+                            ")");
+  }
+  impl->ready = true;
+  return RowCompressor(std::move(impl));
+}
+
+RowCompressor::RowCompressor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RowCompressor::RowCompressor(RowCompressor&&) noexcept = default;
+RowCompressor& RowCompressor::operator=(RowCompressor&&) noexcept = default;
+RowCompressor::~RowCompressor() = default;
+
+Status RowCompressor::Compress(std::string_view rows, CompressedRows* piece) {
+  z_stream* stream = &impl_->stream;
+  deflateReset(stream);
+  piece->deflated.clear();
+  piece->crc32 = static_cast<uint32_t>(
+      crc32(crc32(0, nullptr, 0), reinterpret_cast<const Bytef*>(rows.data()),
+            static_cast<uInt>(rows.size())));
+  piece->size = rows.size();
+  stream->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(rows.data()));
+  stream->avail_in = static_cast<uInt>(rows.size());
+  // A sync flush ends the piece byte-aligned and not final; after deflateReset it refers to
+  // nothing before it.
+  const int rc = DeflateAll(stream, Z_SYNC_FLUSH, impl_->buffer.get(), &piece->deflated);
+  if (rc != Z_OK) {
+    return Status::Internal("gzip compression of the export failed (zlib error " +
+                            std::to_string(rc) + ")");
+  }
+  return Status::Ok();
+}
+
 Status ExportEncoder::AddTrailer(std::string_view line, std::string* out) {
   return impl_->AddTrailer(line, out);
 }

@@ -36,11 +36,15 @@
 //    except seq whose first byte is '=', '+', '-', '@', TAB, CR, LF or NUL gets a "'"
 //    prepended, before quoting. So "=1+1" is written as '=1+1 and "-x,y" as "'-x,y".
 //
-// gzip: the output is one gzip member (RFC 1952) written by zlib's deflate at level 1
-// (about twice as fast as the default level 6, and audit logs are repetitive enough to
-// compress well anyway), produced incrementally. Memory stays bounded whatever the number
-// of rows: buffers sized by the largest event, 64 KiB of input staged for deflate, and
-// zlib's own state (about 256 KiB).
+// gzip: the output is one gzip member (RFC 1952) of raw deflate data written by zlib at
+// level 1 (about twice as fast as the default level 6, and audit logs are repetitive enough
+// to compress well anyway), produced incrementally; annals writes the header and the trailer
+// (CRC-32 and length of the whole content). Rows may also be deflated on other threads as
+// independent pieces (RowCompressor, AddCompressed): each piece is byte-aligned, and the
+// encoder's own deflate data ends with a full flush before one, so no back-reference crosses
+// a piece's edge and the CRC-32s combine (as pigz does, without priming the dictionary).
+// Memory stays bounded whatever the number of rows: buffers sized by the largest event,
+// 64 KiB of input staged for deflate, and zlib's own state (about 256 KiB).
 #pragma once
 
 #include <cstdint>
@@ -69,6 +73,15 @@ std::string_view ContentType(ExportFormat format);
 // The file name extension, without the leading dot: "csv", "ndjson" or "json", with ".gz"
 // appended when `gzip` ("csv.gz"). Thread-safe.
 std::string_view FileExtension(ExportFormat format, bool gzip);
+
+// Rows deflated on their own (RowCompressor) for a gzip export: the deflate data (byte-
+// aligned, not final, referring to nothing outside itself), and the CRC-32 and length of the
+// rows it holds.
+struct CompressedRows {
+  std::string deflated;
+  uint32_t crc32 = 0;
+  uint64_t size = 0;
+};
 
 // Encodes one export. Call Begin once, then Add for each event in export order, then Finish
 // once; each appends the next bytes of the file to *out (compressed when gzip is on), so a
@@ -126,6 +139,12 @@ class ExportEncoder {
   Status EncodeVerifiableRow(std::string_view event_json, uint64_t leaf_index,
                              std::string* rows);
   Status AddEncoded(std::string_view rows, uint64_t count, std::string* out);
+  // gzip exports: appends rows that a RowCompressor deflated (`piece`, from `rows` as
+  // EncodeRow gave them), in file order, as AddEncoded(rows, count) would have. The file
+  // stays one gzip member; pieces cost a few bytes of ratio against one deflate stream.
+  // kInvalidArgument without gzip.
+  Status AddCompressed(std::string_view rows, const CompressedRows& piece, uint64_t count,
+                       std::string* out);
 
   // Appends `line` (one JSON object without line breaks: the verification trailer) and a
   // newline, verbatim; not counted in rows(). kInvalidArgument for CSV and JSON encoders.
@@ -145,6 +164,25 @@ class ExportEncoder {
  private:
   struct Impl;
   explicit ExportEncoder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Deflates rows for ExportEncoder::AddCompressed, so that a gzip export's compression can
+// run on several threads. Not thread-safe: one per thread. Movable.
+class RowCompressor {
+ public:
+  // Fails (Status::Internal) only if zlib cannot set up its compressor (out of memory).
+  static Result<RowCompressor> Create();
+  RowCompressor(RowCompressor&&) noexcept;
+  RowCompressor& operator=(RowCompressor&&) noexcept;
+  ~RowCompressor();
+
+  // Replaces *piece with `rows` deflated (at the export's level) on their own.
+  Status Compress(std::string_view rows, CompressedRows* piece);
+
+ private:
+  struct Impl;
+  explicit RowCompressor(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -453,6 +453,7 @@ bool ExportManager::Run(ExportJob* job) {
   RowPipelineOptions po;
   po.format = job->request.format;
   po.verifiable = job->request.verifiable;
+  po.gzip = job->request.gzip;
   po.filter = job->request.filter;
   po.max_position = job->snapshot_position;
   if (!job->request.actor_names.empty()) {
@@ -479,7 +480,9 @@ bool ExportManager::Run(ExportJob* job) {
     }
     leaf_indices.insert(leaf_indices.end(), batch->leaf_indices.begin(),
                         batch->leaf_indices.end());
-    written = encoder->AddEncoded(batch->rows, batch->count, &out);
+    written = job->request.gzip
+                  ? encoder->AddCompressed(batch->rows, batch->piece, batch->count, &out)
+                  : encoder->AddEncoded(batch->rows, batch->count, &out);
     if (written.ok()) written = WriteAll(fd, out, part_path);
     out.clear();
     job->rows = encoder->rows();

@@ -44,6 +44,16 @@ std::optional<EncodedBatch> RowPipeline::Next(bool wait) {
 void RowPipeline::Work() {
   // Only EncodeRow and EncodeVerifiableRow are used: no file state, no compression.
   Result<ExportEncoder> encoder = ExportEncoder::Create(options_.format, /*gzip=*/false);
+  std::optional<RowCompressor> compressor;
+  Status setup;
+  if (options_.gzip) {
+    Result<RowCompressor> created = RowCompressor::Create();
+    if (created.ok()) {
+      compressor.emplace(std::move(created).value());
+    } else {
+      setup = created.status();
+    }
+  }
   for (;;) {
     std::pair<uint64_t, std::vector<uint64_t>> item;
     {
@@ -53,8 +63,14 @@ void RowPipeline::Work() {
       item = std::move(queue_.front());
       queue_.pop_front();
     }
-    EncodedBatch batch = encoder.ok() ? Encode(*encoder, item.second)
-                                      : EncodedBatch{encoder.status(), {}, 0, {}};
+    EncodedBatch batch;
+    if (!encoder.ok()) {
+      batch.status = encoder.status();
+    } else if (!setup.ok()) {
+      batch.status = setup;
+    } else {
+      batch = Encode(*encoder, compressor ? &*compressor : nullptr, item.second);
+    }
     {
       std::lock_guard lock(mu_);
       done_.emplace(item.first, std::move(batch));
@@ -63,7 +79,8 @@ void RowPipeline::Work() {
   }
 }
 
-EncodedBatch RowPipeline::Encode(ExportEncoder& encoder, const std::vector<uint64_t>& positions) {
+EncodedBatch RowPipeline::Encode(ExportEncoder& encoder, RowCompressor* compressor,
+                                 const std::vector<uint64_t>& positions) {
   EncodedBatch batch;
   Status failed;
   batch.status = store_->VisitEvents(
@@ -81,6 +98,9 @@ EncodedBatch RowPipeline::Encode(ExportEncoder& encoder, const std::vector<uint6
         if (failed.ok()) ++batch.count;
       });
   if (batch.status.ok() && !failed.ok()) batch.status = failed;
+  if (batch.status.ok() && compressor != nullptr && batch.count != 0) {
+    batch.status = compressor->Compress(batch.rows, &batch.piece);
+  }
   return batch;
 }
 

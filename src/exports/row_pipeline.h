@@ -24,6 +24,7 @@ namespace annals::exports {
 struct RowPipelineOptions {
   ExportFormat format = ExportFormat::kCsv;
   bool verifiable = false;  // NDJSON only: rows carry their leaf index
+  bool gzip = false;        // also deflate each batch's rows (EncodedBatch::piece)
   EventFilter filter;
   // Events stored after this position are skipped (the export's snapshot).
   uint64_t max_position = UINT64_MAX;
@@ -37,6 +38,7 @@ struct RowPipelineOptions {
 struct EncodedBatch {
   Status status;                       // not ok: the batch could not be read or encoded
   std::string rows;                    // for ExportEncoder::AddEncoded
+  CompressedRows piece;                // gzip: `rows` deflated, for AddCompressed
   uint64_t count = 0;                  // rows in `rows`
   std::vector<uint64_t> leaf_indices;  // verifiable exports: each row's leaf index
 };
@@ -61,7 +63,8 @@ class RowPipeline {
 
  private:
   void Work();
-  EncodedBatch Encode(ExportEncoder& encoder, const std::vector<uint64_t>& positions);
+  EncodedBatch Encode(ExportEncoder& encoder, RowCompressor* compressor,
+                      const std::vector<uint64_t>& positions);
 
   Store* const store_;
   const RowPipelineOptions options_;

@@ -629,6 +629,49 @@ std::string NumberedEvent(uint64_t seq) {
          R"(","type":"finding"}],"version":1})";
 }
 
+// gzip exports compressed in pieces (RowCompressor, one per thread) mixed with rows the
+// encoder compresses itself: still one gzip member holding exactly the plain file.
+TEST(ExportEncoderTest, RowsCompressedApartMakeOneGzipMemberOfTheSameFile) {
+  std::vector<std::string> events;
+  for (uint64_t seq = 1; seq <= 700; ++seq) events.push_back(NumberedEvent(seq));
+  for (ExportFormat format : {ExportFormat::kCsv, ExportFormat::kNdjson, ExportFormat::kJson}) {
+    for (size_t batch : {1, 7, 300, 700}) {
+      SCOPED_TRACE(std::string(ExportFormatName(format)) + " batch " + std::to_string(batch));
+      ExportEncoder file = ExportEncoder::Create(format, /*gzip=*/true).value();
+      ExportEncoder rows_encoder = ExportEncoder::Create(format, false).value();
+      RowCompressor a = RowCompressor::Create().value();
+      RowCompressor b = RowCompressor::Create().value();
+      std::string out;
+      size_t k = 0;
+      for (size_t i = 0; i < events.size(); i += batch, ++k) {
+        const size_t end = std::min(events.size(), i + batch);
+        if (k % 3 == 2) {  // every third batch through Add, compressed by the file's encoder
+          for (size_t j = i; j < end; ++j) ASSERT_TRUE(file.Add(events[j], &out).ok());
+          continue;
+        }
+        std::string rows;
+        for (size_t j = i; j < end; ++j) ASSERT_TRUE(rows_encoder.EncodeRow(events[j], &rows).ok());
+        CompressedRows piece;
+        ASSERT_TRUE((k % 2 ? a : b).Compress(rows, &piece).ok());
+        EXPECT_EQ(piece.size, rows.size());
+        ASSERT_TRUE(file.AddCompressed(rows, piece, end - i, &out).ok());
+      }
+      ASSERT_TRUE(file.Finish(&out).ok());
+      EXPECT_EQ(file.rows(), events.size());
+      EXPECT_EQ(file.bytes_out(), out.size());
+      const std::string plain = Encode(format, events);
+      EXPECT_EQ(Gunzip(out), plain);
+      if (batch >= 300) {  // pieces large enough to compress well
+        EXPECT_LT(out.size(), plain.size() / 3);
+      }
+    }
+  }
+  // Without gzip there is nothing to put compressed rows in.
+  ExportEncoder plain = ExportEncoder::Create(ExportFormat::kCsv, false).value();
+  std::string out;
+  EXPECT_EQ(plain.AddCompressed("", CompressedRows{}, 0, &out).code(), Code::kInvalidArgument);
+}
+
 // Output comes out while rows go in, in bounded pieces, and the pieces form one gzip member
 // whose content is the plain file.
 TEST(ExportGzipTest, StreamsManyRows) {
