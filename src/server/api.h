@@ -60,6 +60,9 @@ struct ApiOptions {
   RequestLimits request_limits;
   // Events for an organization that does not exist create it ([orgs] auto_create).
   bool auto_create_orgs = false;
+  // How long an Idempotency-Key of a WorkOS schema create is honoured ([ingest]
+  // idempotency_window, as for events).
+  int64_t idempotency_window_us = 24LL * 3600 * 1000000;
 };
 
 // Everything the API works with; each must outlive the Api. metrics and tail may be null

@@ -204,6 +204,14 @@ std::string WorkosListJson(const std::vector<std::string>& items, const WorkosPa
   return body;
 }
 
+// The Idempotency-Key header of a WorkOS create: 1 to 256 printable ASCII characters.
+Status CheckIdempotencyKeyHeader(const std::string& key) {
+  if (ValidIdempotencyKey(key)) return Status::Ok();
+  return Status::InvalidArgument(
+      "the Idempotency-Key header must be 1 to 256 printable ASCII characters", "invalid_request",
+      {{"/headers/idempotency-key", "Idempotency-Key must be 1 to 256 printable ASCII characters"}});
+}
+
 std::string SchemaCursor(const std::string& action, int version) {
   return "als_" + Base64UrlEncode(action + "/" + std::to_string(version));
 }
@@ -389,13 +397,7 @@ void Api::WorkosCreateEvent(Call& c) {
   if (!schemas.ok()) return fail(schemas);
 
   if (std::optional<std::string> key = c.req.Header("idempotency-key")) {
-    if (!ValidIdempotencyKey(*key)) {
-      return fail(Status::InvalidArgument(
-          "the Idempotency-Key header must be 1 to 256 printable ASCII characters",
-          "invalid_request",
-          {{"/headers/idempotency-key",
-            "Idempotency-Key must be 1 to 256 printable ASCII characters"}}));
-    }
+    if (Status valid = CheckIdempotencyKeyHeader(*key); !valid.ok()) return fail(valid);
     // DecodeEvent computed the content hash that tells a retry from a conflicting reuse.
     batch.drafts[0].idempotency_key = *key;
   }
@@ -433,10 +435,27 @@ void Api::WorkosCreateSchema(Call& c) {
     return fail(s);
   }
   const size_t targets = schema->targets.size();
-  Result<std::shared_ptr<const workos::SchemaVersion>> created =
-      deps_.schemas->Create(action, *std::move(schema));
-  if (!created.ok()) return fail(created.status());
-  const workos::SchemaVersion& v = **created;
+  std::shared_ptr<const workos::SchemaVersion> made;
+  if (std::optional<std::string> key = c.req.Header("idempotency-key")) {
+    if (Status valid = CheckIdempotencyKeyHeader(*key); !valid.ok()) return fail(valid);
+    // A retry with the same key and body answers as the first call did, creating nothing.
+    Result<workos::SchemaRegistry::Created> created = deps_.schemas->CreateIdempotent(
+        action, *std::move(schema), *key, HexEncode(Sha256(action + "\n" + c.req.body)),
+        options_.idempotency_window_us);
+    if (!created.ok()) return fail(created.status());
+    if (created->replayed) {
+      const workos::SchemaVersion& v = *created->version;
+      return c.respond(
+          JsonResponse(201, workos::ActionSchemaJson(v.schema, v.version, v.created_at)));
+    }
+    made = std::move(created->version);
+  } else {
+    Result<std::shared_ptr<const workos::SchemaVersion>> created =
+        deps_.schemas->Create(action, *std::move(schema));
+    if (!created.ok()) return fail(created.status());
+    made = *std::move(created);
+  }
+  const workos::SchemaVersion& v = *made;
   MetaAuditEntry e = AuditEntry(c, std::string(kPlatformOrganization), "annals.schema.created");
   e.targets.push_back({"audit_log_action", action, ""});
   e.metadata["version"] = v.version;

@@ -284,6 +284,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
   api_options.event_limits = config.event_limits;
   api_options.request_limits = config.request_limits;
   api_options.auto_create_orgs = config.orgs.auto_create;
+  api_options.idempotency_window_us = config.ingest.idempotency_window_us;
   ApiDeps deps;
   deps.store = app->store_.get();
   deps.ingestor = app->ingestor_.get();

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "common/sha256.h"
 #include "domain/canonical_json.h"
 #include "domain/json.h"
 #include "domain/time.h"
@@ -15,6 +16,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kPrefix = "workos/schemas/";
+constexpr std::string_view kIdempotencyPrefix = "workos/schema_idempotency/";
 
 Status Corrupt(const std::string& name, const std::string& why) {
   return Status(Code::kInternal, "corrupt_schema",
@@ -104,6 +106,66 @@ Result<std::unique_ptr<SchemaRegistry>> SchemaRegistry::Load(Store* store, const
 Result<std::shared_ptr<const SchemaVersion>> SchemaRegistry::Create(const std::string& action,
                                                                    ActionSchema schema) {
   std::lock_guard create_lock(create_mu_);
+  return CreateLocked(action, std::move(schema));
+}
+
+Result<SchemaRegistry::Created> SchemaRegistry::CreateIdempotent(
+    const std::string& action, ActionSchema schema, const std::string& key,
+    const std::string& request_digest, TimestampUs window_us) {
+  std::lock_guard create_lock(create_mu_);
+  const TimestampUs now = clock_->NowMicros();
+  const std::string name = std::string(kIdempotencyPrefix) + HexEncode(Sha256(key));
+  Result<std::optional<std::string>> stored = store_->GetMeta(name);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    Result<json::value> parsed = ParseStrictJson(**stored, 8);
+    const json::object* o = parsed.ok() ? parsed->if_object() : nullptr;
+    const json::value* a = o ? o->if_contains("action") : nullptr;
+    const json::value* d = o ? o->if_contains("request") : nullptr;
+    const json::value* v = o ? o->if_contains("version") : nullptr;
+    const json::value* e = o ? o->if_contains("expires_at") : nullptr;
+    if (a == nullptr || !a->is_string() || d == nullptr || !d->is_string() || v == nullptr ||
+        !v->is_int64() || e == nullptr || !e->is_int64()) {
+      return Corrupt(name, "not an idempotency record");
+    }
+    if (e->get_int64() > now) {
+      if (a->get_string() != action || d->get_string() != request_digest) {
+        return Status::Conflict("the idempotency key '" + key +
+                                    "' was already used to create another schema",
+                                "idempotency_conflict");
+      }
+      std::shared_ptr<const ActionSchemas> current = Find(action);
+      const SchemaVersion* made = current ? current->Find(v->get_int64()) : nullptr;
+      if (made == nullptr) return Corrupt(name, "names a version that does not exist");
+      return Created{current->versions[static_cast<size_t>(v->get_int64()) - 1], true};
+    }
+  }
+  // Records are few (one per create with a key, kept for the window): sweep the expired.
+  Result<std::vector<std::pair<std::string, std::string>>> records =
+      store_->ListMeta(std::string(kIdempotencyPrefix), "", 0);
+  if (records.ok()) {
+    for (const auto& [record_name, value] : *records) {
+      Result<json::value> parsed = ParseStrictJson(value, 8);
+      const json::object* o = parsed.ok() ? parsed->if_object() : nullptr;
+      const json::value* e = o ? o->if_contains("expires_at") : nullptr;
+      if (e != nullptr && e->is_int64() && e->get_int64() <= now) {
+        (void)store_->DeleteMeta(record_name);
+      }
+    }
+  }
+  Result<std::shared_ptr<const SchemaVersion>> made = CreateLocked(action, std::move(schema));
+  if (!made.ok()) return made.status();
+  json::object record;
+  record["action"] = action;
+  record["request"] = request_digest;
+  record["version"] = (*made)->version;
+  record["expires_at"] = now + window_us;
+  ANNALS_RETURN_IF_ERROR(store_->PutMeta(name, json::serialize(record)));
+  return Created{*made, false};
+}
+
+Result<std::shared_ptr<const SchemaVersion>> SchemaRegistry::CreateLocked(const std::string& action,
+                                                                         ActionSchema schema) {
   std::shared_ptr<const ActionSchemas> current = Find(action);
   auto v = std::make_shared<SchemaVersion>();
   v->version = current ? static_cast<int>(current->versions.size()) + 1 : 1;

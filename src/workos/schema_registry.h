@@ -72,6 +72,21 @@ class SchemaRegistry {
   Result<std::shared_ptr<const SchemaVersion>> Create(const std::string& action,
                                                       ActionSchema schema);
 
+  // Create under an Idempotency-Key (WorkOS SDKs send one with each create and reuse it on
+  // retries). The first call with `key` creates the version as Create does and records which
+  // one, for `window_us`; a later call with the same key and the same `request_digest` (a
+  // hash of the request) within that window creates nothing and returns that version with
+  // `replayed` set. The same key with another action or request is Status::Conflict
+  // "idempotency_conflict". Expired records are removed as new ones are made. Records live
+  // in the store's metadata: "workos/schema_idempotency/<SHA-256 of the key, hex>".
+  struct Created {
+    std::shared_ptr<const SchemaVersion> version;
+    bool replayed = false;
+  };
+  Result<Created> CreateIdempotent(const std::string& action, ActionSchema schema,
+                                   const std::string& key, const std::string& request_digest,
+                                   TimestampUs window_us);
+
   // The schemas of `action`, or nullptr when it has none.
   std::shared_ptr<const ActionSchemas> Find(std::string_view action) const;
 
@@ -83,6 +98,9 @@ class SchemaRegistry {
 
  private:
   SchemaRegistry(Store* store, const Clock* clock) : store_(store), clock_(clock) {}
+  // Create's work; create_mu_ held.
+  Result<std::shared_ptr<const SchemaVersion>> CreateLocked(const std::string& action,
+                                                            ActionSchema schema);
 
   Store* const store_;
   const Clock* const clock_;

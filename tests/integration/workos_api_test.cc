@@ -450,6 +450,47 @@ TEST_F(WorkosApiTest, ActionSchemasAreVersionedListedAndAudited) {
   EXPECT_EQ(Str(trail[0].at("actor"), "id"), "admin");
 }
 
+// The SDK sends an Idempotency-Key with each create and reuses it on retries: a retry makes
+// no second version.
+TEST_F(WorkosApiTest, SchemaCreatesHonourIdempotencyKeys) {
+  const HttpClient::Headers key = {{"Idempotency-Key", "workos-node-5c1d"}};
+  auto r = Call("POST", "/audit_logs/actions/doc.updated/schemas", kDocSchema, kAdminKey, key);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json::value first = Workos(r);
+  EXPECT_EQ(first.at("version").as_int64(), 1);
+  r = Call("POST", "/audit_logs/actions/doc.updated/schemas", kDocSchema, kAdminKey, key);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Workos(r), first);  // the same version, created_at included
+  r = Call("GET", "/audit_logs/actions/doc.updated/schemas");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Workos(r).at("data").as_array().size(), 1u);
+
+  // The key with another schema, or another action: a conflict that creates nothing.
+  r = Call("POST", "/audit_logs/actions/doc.updated/schemas", R"({"targets":[{"type":"file"}]})",
+           kAdminKey, key);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(Str(Workos(r), "code"), "idempotency_conflict");
+  r = Call("POST", "/audit_logs/actions/doc.deleted/schemas", kDocSchema, kAdminKey, key);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(Call("GET", "/audit_logs/actions/doc.deleted/schemas").status, 404);
+
+  // Another key, or none, makes a new version each time.
+  r = Call("POST", "/audit_logs/actions/doc.updated/schemas", kDocSchema, kAdminKey,
+           {{"Idempotency-Key", "workos-node-77aa"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Workos(r).at("version").as_int64(), 2);
+  r = Call("POST", "/audit_logs/actions/doc.updated/schemas", kDocSchema);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Workos(r).at("version").as_int64(), 3);
+
+  r = Call("POST", "/audit_logs/actions/doc.updated/schemas", kDocSchema, kAdminKey,
+           {{"Idempotency-Key", std::string(257, 'k')}});
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(FirstError(r)["field"], json::value("idempotency-key"));
+  r = Call("GET", "/audit_logs/actions/doc.updated/schemas");
+  EXPECT_EQ(Workos(r).at("data").as_array().size(), 3u);
+}
+
 TEST_F(WorkosApiTest, SchemasAreEnforcedOnBothIngestPaths) {
   CreateOrg("org_a");
   ASSERT_EQ(Call("POST", "/audit_logs/actions/doc.updated/schemas", kDocSchema).status, 201);

@@ -96,6 +96,42 @@ TEST_F(WorkosStoreTest, VersionsCountUpPerActionAndSurviveARestart) {
   EXPECT_EQ((*v4)->version, 4);
 }
 
+// A key replays its version within the window, across a restart, and is forgotten after it
+// (its record removed by a later create).
+TEST_F(WorkosStoreTest, IdempotentCreatesReplayWithinTheWindowOnly) {
+  constexpr TimestampUs kWindow = 3600LL * 1000000;
+  auto first = registry_->CreateIdempotent("doc.viewed", Schema("doc"), "k1", "d1", kWindow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(first->version->version, 1);
+
+  clock_.Advance(kWindow - 1);
+  Open();
+  auto again = registry_->CreateIdempotent("doc.viewed", Schema("doc"), "k1", "d1", kWindow);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->version->version, 1);
+  EXPECT_EQ(again->version->created_at, kT0);
+  auto other = registry_->CreateIdempotent("doc.viewed", Schema("doc"), "k1", "d2", kWindow);
+  EXPECT_EQ(other.status().code(), Code::kConflict);
+  EXPECT_EQ(other.status().error_code(), "idempotency_conflict");
+  EXPECT_EQ(registry_->Find("doc.viewed")->versions.size(), 1u);
+
+  // Once the window has passed the key makes a new version, and the old record goes.
+  clock_.Advance(1);
+  auto after = registry_->CreateIdempotent("doc.viewed", Schema("doc"), "k2", "d1", kWindow);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->version->version, 2);
+  EXPECT_EQ(store_->ListMeta("workos/schema_idempotency/", "", 0)->size(), 1u);
+  auto reused = registry_->CreateIdempotent("doc.viewed", Schema("file"), "k1", "d3", kWindow);
+  ASSERT_TRUE(reused.ok()) << reused.status().ToString();
+  EXPECT_FALSE(reused->replayed);
+  EXPECT_EQ(reused->version->version, 3);
+  // Idempotency records are not schemas: the registry still loads.
+  Open();
+  EXPECT_EQ(registry_->Find("doc.viewed")->versions.size(), 3u);
+}
+
 TEST_F(WorkosStoreTest, ConcurrentCreatesNeverRepeatOrSkipAVersion) {
   constexpr int kThreads = 8;
   constexpr int kEach = 10;
