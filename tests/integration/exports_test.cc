@@ -166,6 +166,39 @@ TEST_F(ExportsTest, CsvExportIsDownloadedThroughItsSignedUrl) {
   EXPECT_EQ(downloaded, 2);
 }
 
+// Large exports are read, encoded and compressed in batches on several threads: the file
+// is still one gzip member that the system's gzip reads back as the plain export, row for row.
+TEST_F(ExportsTest, LargeGzipExportIsOneMemberThatGzipReads) {
+  for (int i = 0; i < 3; ++i) Ingest("org_big", 1000);
+  // The action filter leaves out the trail of the exports themselves.
+  const std::string plain_id =
+      Create(R"({"organization_id":"org_big","format":"csv","action":"doc.*"})");
+  const std::string gzip_id =
+      Create(R"({"organization_id":"org_big","format":"csv","gzip":true,"action":"doc.*"})");
+  json::object plain = WaitReady("org_big", plain_id);
+  json::object gz = WaitReady("org_big", gzip_id);
+  ASSERT_EQ(plain.at("state").as_string(), "ready") << json::serialize(plain);
+  ASSERT_EQ(gz.at("state").as_string(), "ready") << json::serialize(gz);
+  EXPECT_EQ(gz.at("rows_written").as_int64(), 3000);
+  auto plain_file = Fetch(std::string(plain.at("url").as_string()));
+  auto gzip_file = Fetch(std::string(gz.at("url").as_string()));
+  ASSERT_EQ(plain_file.status, 200);
+  ASSERT_EQ(gzip_file.status, 200);
+  EXPECT_EQ(Lines(plain_file.body, "\r\n").size(), 3001u);
+  EXPECT_LT(gzip_file.body.size(), plain_file.body.size() / 3);
+
+  const std::string path = (dir_.path() / "export.csv.gz").string();
+  std::ofstream(path, std::ios::binary) << gzip_file.body;
+  CommandResult test = RunCommand({"/usr/bin/gzip", "-t", path});
+  EXPECT_EQ(test.exit_code, 0) << test.err;
+  CommandResult unzipped = RunCommand({"/usr/bin/gzip", "-dc", path});
+  ASSERT_EQ(unzipped.exit_code, 0) << unzipped.err;
+  // (Compared as booleans: a difference would print megabytes.)
+  EXPECT_EQ(unzipped.out.size(), plain_file.body.size());
+  EXPECT_TRUE(unzipped.out == plain_file.body);
+  EXPECT_TRUE(Gunzip(gzip_file.body) == plain_file.body);
+}
+
 TEST_F(ExportsTest, FormatsGzipAndFilters) {
   Ingest("org_f", 30);
   // NDJSON with an action filter: exactly the matching stored events, byte for byte.
