@@ -18,6 +18,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <map>
 #include <bit>
 #include <charconv>
 #include <deque>
@@ -2557,63 +2558,96 @@ Status RocksStore::CatchUpMerkleLog() {
   }
   std::sort(orgs.begin(), orgs.end());
   std::lock_guard write_lock(write_mu_);
-  // What each organization's log lacks, and the progress over all of them.
-  std::vector<uint64_t> stored_leaves;
+
+  // The organizations whose log lacks leaves, with their trees as stored so far.
+  struct Behind {
+    std::string org_key;
+    uint64_t last_seq = 0;
+    merkle::CompactRange tree;
+  };
+  std::map<std::string, Behind, std::less<>> behind;
   uint64_t total = 0;
+  uint64_t first_position = kMaxU64;  // of the first event that lacks its leaf
   for (const auto& [org, last_seq] : orgs) {
     Result<uint64_t> stored = StoredLeafCount(org);
     if (!stored.ok()) return stored.status();
-    stored_leaves.push_back(*stored);
-    if (*stored < last_seq) total += last_seq - *stored;
+    if (*stored >= last_seq) continue;
+    Result<merkle::CompactRange> tree = LoadTree(org, *stored);
+    if (!tree.ok()) return tree.status();
+    Result<std::optional<EventRecord>> next = GetEventBySeq(org, *stored + 1);
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) {
+      return Corruption("organization " + org + " lacks the event with seq " +
+                        std::to_string(*stored + 1) + ", so its Merkle log cannot be built");
+    }
+    first_position = std::min(first_position, (*next)->position);
+    total += last_seq - *stored;
+    behind.emplace(org, Behind{enc::EncodeString(org), last_seq, *std::move(tree)});
   }
+  if (behind.empty()) return Status::Ok();
+
+  // One pass over the log in write order from there (each organization's events come in
+  // seq order), building every lagging tree at once and writing the nodes in batches.
   const auto& progress = options_.merkle_catch_up_progress;
   uint64_t done = 0;
-  if (total != 0 && progress) progress(0, total);
+  if (progress) progress(0, total);
   std::vector<merkle::SubtreeHash> finished;
-  std::string key;
-  for (size_t o = 0; o < orgs.size(); ++o) {
-    const std::string& org = orgs[o].first;
-    const uint64_t last_seq = orgs[o].second;
-    if (stored_leaves[o] >= last_seq) continue;
-    Result<merkle::CompactRange> tree = LoadTree(org, stored_leaves[o]);
-    if (!tree.ok()) return tree.status();
-    const std::string org_key = enc::EncodeString(org);
-    while (tree->size() < last_seq) {
-      Result<std::vector<EventRecord>> events = ReadOrganization(org, tree->size(), 4096, false);
-      if (!events.ok()) return events.status();
-      if (events->empty()) break;
-      rocksdb::WriteBatch wb;
-      MerkleRuns runs;
-      for (const EventRecord& e : *events) {
-        if (e.seq != tree->size() + 1) {
-          return Corruption("organization " + org + " lacks the event with seq " +
-                            std::to_string(tree->size() + 1) +
-                            ", so its Merkle log cannot be built");
-        }
-        Digest commitment;
-        if (e.purged_at != 0) {
-          if (e.commitment.size() != commitment.size()) {
-            return Corruption("the tombstone of seq " + std::to_string(e.seq) +
-                              " of organization " + org + " holds no commitment");
-          }
-          std::memcpy(commitment.data(), e.commitment.data(), commitment.size());
-        } else {
-          Sha256Into(e.json, commitment.data());
-        }
-        ANNALS_RETURN_IF_ERROR(AddMerkleLeaf(org_key, commitment, &*tree, &finished, &runs));
+  MerkleRuns runs;
+  size_t in_batch = 0;
+  auto write = [&]() -> Status {
+    rocksdb::WriteBatch wb;
+    rocksdb::Status s = runs.WriteTo(&wb, cf(kMerkle));
+    if (!s.ok()) return FromRocks(s, "cannot build the Merkle log");
+    ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, false));
+    runs.Clear();
+    done += in_batch;
+    in_batch = 0;
+    if (progress) progress(done, total);
+    return Status::Ok();
+  };
+  Status failed;
+  Status visited = VisitLog(first_position - 1, 0, [&](const LogEntryView& e) {
+    if (e.malformed) {
+      failed = Corruption("the event at position " + std::to_string(e.position) +
+                          " does not decode, so the Merkle log cannot be built");
+      return false;
+    }
+    auto it = behind.find(e.organization_id);
+    if (it == behind.end() || e.seq <= it->second.tree.size()) return true;
+    Behind& b = it->second;
+    if (e.seq != b.tree.size() + 1) {
+      failed = Corruption("organization " + it->first + " lacks the event with seq " +
+                          std::to_string(b.tree.size() + 1) +
+                          ", so its Merkle log cannot be built");
+      return false;
+    }
+    Digest commitment;
+    if (e.tombstone) {
+      if (e.commitment.size() != commitment.size()) {
+        failed = Corruption("the tombstone of seq " + std::to_string(e.seq) +
+                            " of organization " + it->first + " holds no commitment");
+        return false;
       }
-      rocksdb::Status s = runs.WriteTo(&wb, cf(kMerkle));
-      if (!s.ok()) return FromRocks(s, "cannot build the Merkle log");
-      ANNALS_RETURN_IF_ERROR(WriteBatchOrFail(&wb, false));
-      done += events->size();
-      if (progress) progress(done, total);
+      std::memcpy(commitment.data(), e.commitment.data(), commitment.size());
+    } else {
+      Sha256Into(e.json, commitment.data());
     }
-    if (tree->size() != last_seq) {
+    failed = AddMerkleLeaf(b.org_key, commitment, &b.tree, &finished, &runs);
+    if (failed.ok() && ++in_batch == 4096) failed = write();
+    return failed.ok();
+  });
+  ANNALS_RETURN_IF_ERROR(visited);
+  ANNALS_RETURN_IF_ERROR(failed);
+  if (in_batch != 0) ANNALS_RETURN_IF_ERROR(write());
+  for (auto& [org, b] : behind) {
+    if (b.tree.size() != b.last_seq) {
       return Corruption("organization " + org + " lacks the event with seq " +
-                        std::to_string(tree->size() + 1) + ", so its Merkle log cannot be built");
+                        std::to_string(b.tree.size() + 1) + ", so its Merkle log cannot be built");
     }
+  }
+  {
     std::lock_guard lock(tree_mu_);
-    trees_[org] = std::move(*tree);
+    for (auto& [org, b] : behind) trees_[org] = std::move(b.tree);
   }
   rocksdb::Status s = db_->FlushWAL(/*sync=*/true);
   if (!s.ok()) return FromRocks(s, "cannot sync the Merkle log");
