@@ -56,10 +56,15 @@ void BM_DecodeEventsBody_Batch(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeEventsBody_Batch)->Arg(1)->Arg(1000);
 
-void BM_RenderCanonicalEvent(benchmark::State& state) {
+// 1,000 workload events decoded as the API decodes them.
+Result<DecodedBatch> DecodedEvents() {
   const auto events = Events(1000);
-  Result<DecodedBatch> d = DecodeEventsBody(BatchBody(events, 0, events.size()), BodyFormat::kJson,
-                                            EventLimits{}, RequestLimits{}, Context());
+  return DecodeEventsBody(BatchBody(events, 0, events.size()), BodyFormat::kJson, EventLimits{},
+                          RequestLimits{}, Context());
+}
+
+void BM_RenderCanonicalEvent(benchmark::State& state) {
+  Result<DecodedBatch> d = DecodedEvents();
   if (!d.ok()) {
     state.SkipWithError(d.status().ToString().c_str());
     return;
@@ -81,9 +86,7 @@ BENCHMARK(BM_RenderCanonicalEvent);
 // One export row from a stored (canonical) workload event, per format (arg: 0 csv, 1 ndjson,
 // 2 json): the per-row work of an export's encoding threads.
 void BM_ExportEncodeRow(benchmark::State& state) {
-  const auto events = Events(1000);
-  Result<DecodedBatch> d = DecodeEventsBody(BatchBody(events, 0, events.size()), BodyFormat::kJson,
-                                            EventLimits{}, RequestLimits{}, Context());
+  Result<DecodedBatch> d = DecodedEvents();
   if (!d.ok()) {
     state.SkipWithError(d.status().ToString().c_str());
     return;
