@@ -2,7 +2,6 @@
 // refusal when tampered with or expired), formats, gzip, filters, tenancy, restarts and the
 // meta-audit trail.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <iterator>
 #include <thread>
 
+#include "../gunzip.h"
 #include "harness.h"
 
 namespace annals::testing {
@@ -91,24 +91,7 @@ std::vector<std::string> Lines(const std::string& text, const std::string& sep) 
   return out;
 }
 
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
-  std::string out;
-  char buf[1 << 16];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  }
-  EXPECT_EQ(rc, Z_STREAM_END);
-  inflateEnd(&z);
-  return out;
-}
+using ::annals::testing::Gunzip;
 
 TEST_F(ExportsTest, CsvExportIsDownloadedThroughItsSignedUrl) {
   Ingest("org_x", 50);

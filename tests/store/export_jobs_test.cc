@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <zlib.h>
 
 #include "storage/rocksdb/rocks_store.h"
+#include "../gunzip.h"
 #include "store_test_dir.h"
 
 namespace annals::exports {
@@ -81,26 +81,7 @@ class ExportJobsTest : public ::testing::Test {
   uint64_t position_ = 0, seq_ = 0;
 };
 
-// Inflates one gzip member.
-std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    char buf[16384];
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  }
-  EXPECT_EQ(rc, Z_STREAM_END);
-  EXPECT_EQ(z.avail_in, 0u);
-  inflateEnd(&z);
-  return out;
-}
+using ::annals::testing::Gunzip;
 
 // Rows read, encoded and compressed in many small batches on several threads come out in
 // export order: the file is exactly what one encoder fed event by event writes.
