@@ -16,6 +16,7 @@
 #endif
 
 #include "domain/canonical_json.h"
+#include "exports/canonical_event.h"
 
 namespace annals::exports {
 namespace {
@@ -189,14 +190,30 @@ class CsvRecord {
     }
     *p++ = '"';
     if (neutralise) *p++ = '\'';
-    std::memcpy(p, in, plain);
-    p += plain;
-    for (size_t i = plain; i < n; ++i) {
-      *p++ = in[i];
-      if (in[i] == '"') *p++ = '"';
+    // Copy runs up to each '"' and double it.
+    size_t i = 0;
+    while (i < n) {
+      const void* quote = std::memchr(in + i, '"', n - i);
+      const size_t run = quote == nullptr ? n - i : static_cast<const char*>(quote) - (in + i);
+      std::memcpy(p, in + i, run);
+      p += run;
+      i += run;
+      if (i < n) {
+        *p++ = '"';
+        *p++ = '"';
+        ++i;
+      }
     }
     *p++ = '"';
     size_ = p - data_.get();
+  }
+
+  // A text cell known to hold no '"', ',', CR or LF: neutralised like Text, never quoted.
+  void PlainText(std::string_view s) {
+    char* p = Room(s.size() + 1);
+    if (!s.empty() && IsFormulaLead(s[0])) *p++ = '\'';
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    size_ = p + s.size() - data_.get();
   }
 
   // A cell holding the compact JSON of `value` (see JsonValue), quoted per RFC 4180
@@ -423,17 +440,12 @@ Member FindMember(std::string_view name) {
   return kMemberCount;
 }
 
-// The fields of one event that the CSV columns need. Views and elements point into the
-// parser's buffers; valid until the next event is parsed.
-struct CsvFields {
-  std::string_view id, organization_id, occurred_at, received_at, action;
-  uint64_t seq = 0;
-  bool has_version = false;
-  bool version_negative = false;
-  uint64_t version_magnitude = 0;
-  std::string_view actor_id, actor_type, actor_name;
-  std::string_view location, user_agent, source_kind;
-  // metadata and changes; nullptr when absent or null.
+// The fields of one event that the CSV columns need: views into the event's text (fast
+// path) or the parser's buffers (general path); valid until the next event is parsed.
+struct CsvFields : CanonicalEvent {
+  bool canonical = false;  // read by ReadCanonicalEvent
+  // General path: metadata and changes as parsed; nullptr when absent or null (the fast
+  // path leaves them null and sets metadata_json and changes_json instead).
   const dom::element* metadata = nullptr;
   const dom::element* changes = nullptr;
   dom::element metadata_value, changes_value;
@@ -766,6 +778,15 @@ struct ExportEncoder::Impl {
   // Validates `event_json` and fills *fields (valid until the next Parse); for CSV also
   // collects the targets' types and ids.
   Status Parse(std::string_view event_json, CsvFields* fields) {
+    const bool csv = format == ExportFormat::kCsv;
+    // Stored events are canonical: read them straight from their text. Anything else takes
+    // the general path, which accepts and rejects exactly what the contract says.
+    if (ReadCanonicalEvent(event_json, fields, csv ? &target_types : nullptr,
+                           csv ? &target_ids : nullptr)) {
+      fields->canonical = true;
+      return Status::Ok();
+    }
+    *fields = CsvFields{};
     // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input.
     const size_t needed = event_json.size() + simdjson::SIMDJSON_PADDING;
     if (needed > input_capacity) {
@@ -786,7 +807,6 @@ struct ExportEncoder::Impl {
     if (root.get_object().get(event) != simdjson::SUCCESS) {
       return InvalidEvent("is not a JSON object");
     }
-    const bool csv = format == ExportFormat::kCsv;
     Problem problem;
     if (!ReadEvent(event, fields, csv ? &target_types : nullptr, csv ? &target_ids : nullptr,
                    &problem)) {
@@ -796,14 +816,27 @@ struct ExportEncoder::Impl {
   }
 
   // Builds the CSV record of the event whose fields Parse extracted.
-  void BuildCsvRecord(const CsvFields& f) {
+  void BuildCsvRecord(const CsvFields& f, bool canonical) {
+    // A canonical text member holds no escape, so no '"', CR or LF: only a ',' makes it
+    // need quotes, and the reader noted which ones hold one.
+    const auto text = [&](std::string_view cell, uint32_t member) {
+      if (canonical && (f.with_comma & member) == 0) {
+        record.PlainText(cell);
+      } else {
+        record.Text(cell);
+      }
+    };
+    using M = CanonicalEvent;
     record.Clear();
-    record.Text(f.id);
+    text(f.id, M::kIdText);
     record.Comma();
     record.Unsigned(f.seq);
-    for (std::string_view cell : {f.organization_id, f.occurred_at, f.received_at, f.action}) {
+    for (auto [cell, member] :
+         {std::pair{f.organization_id, M::kOrganizationIdText},
+          std::pair{f.occurred_at, M::kOccurredAtText}, std::pair{f.received_at, M::kReceivedAtText},
+          std::pair{f.action, M::kActionText}}) {
       record.Comma();
-      record.Text(cell);
+      text(cell, member);
     }
     record.Comma();
     if (f.has_version) {
@@ -813,24 +846,36 @@ struct ExportEncoder::Impl {
       p = std::to_chars(p, buf + sizeof(buf), f.version_magnitude).ptr;
       record.Text(std::string_view(buf, p - buf));
     }
-    for (std::string_view cell : {f.actor_id, f.actor_type, f.actor_name}) {
+    for (auto [cell, member] : {std::pair{f.actor_id, M::kActorIdText},
+                                std::pair{f.actor_type, M::kActorTypeText},
+                                std::pair{f.actor_name, M::kActorNameText}}) {
       record.Comma();
-      record.Text(cell);
+      text(cell, member);
     }
     record.Comma();
     record.JsonStringArray(target_types);
     record.Comma();
     record.JsonStringArray(target_ids);
     record.Comma();
-    record.Text(f.location);
+    text(f.location, M::kLocationText);
     record.Comma();
-    record.Text(f.user_agent);
+    text(f.user_agent, M::kUserAgentText);
     record.Comma();
-    if (f.metadata != nullptr) record.Json(*f.metadata);
+    // The fast path's JSON text is canonical, which is what Json writes: a text cell gives
+    // it the same quoting (it starts with '{', so it is never neutralised).
+    if (f.metadata != nullptr) {
+      record.Json(*f.metadata);
+    } else {
+      record.Text(f.metadata_json);
+    }
     record.Comma();
-    if (f.changes != nullptr) record.Json(*f.changes);
+    if (f.changes != nullptr) {
+      record.Json(*f.changes);
+    } else {
+      record.Text(f.changes_json);
+    }
     record.Comma();
-    record.Text(f.source_kind);
+    text(f.source_kind, M::kSourceKindText);
     record.End();
   }
 
@@ -840,7 +885,7 @@ struct ExportEncoder::Impl {
                  std::string* dst) {
     switch (format) {
       case ExportFormat::kCsv:
-        BuildCsvRecord(fields);
+        BuildCsvRecord(fields, fields.canonical);
         dst->append(record.view());
         break;
       case ExportFormat::kNdjson:
