@@ -22,6 +22,7 @@
 #include <bit>
 #include <charconv>
 #include <deque>
+#include <numeric>
 #include <filesystem>
 #include <limits>
 #include <string_view>
@@ -1850,19 +1851,35 @@ Status MultiGetEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
                       const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& positions,
                       const EventFilter& filter, Visit&& visit) {
   if (positions.empty()) return Status::Ok();
-  std::vector<std::string> keys;
-  keys.reserve(positions.size());
-  for (uint64_t p : positions) keys.push_back(enc::EncodeU64(p));
-  std::vector<rocksdb::Slice> key_slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(positions.size());
-  std::vector<rocksdb::Status> statuses(positions.size());
-  db->MultiGet(ro, events, positions.size(), key_slices.data(), values.data(), statuses.data());
-  for (size_t i = 0; i < positions.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;  // purged
-    if (!statuses[i].ok()) return FromRocks(statuses[i], "cannot read an event");
-    if (IsTombstone(ToView(values[i]))) continue;  // purged
+  const size_t n = positions.size();
+  // RocksDB reads keys in sorted order; hand them over sorted (usually they already are) so
+  // that it need not sort them itself. slot[i] is where positions[i] was read.
+  std::vector<uint32_t> slot(n);
+  std::iota(slot.begin(), slot.end(), 0u);
+  if (!std::is_sorted(positions.begin(), positions.end())) {
+    std::vector<uint32_t> order(slot);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return positions[a] < positions[b]; });
+    for (uint32_t k = 0; k < n; ++k) slot[order[k]] = k;
+  }
+  std::string key_bytes(n * sizeof(uint64_t), '\0');
+  std::vector<rocksdb::Slice> key_slices(n);
+  for (size_t i = 0; i < n; ++i) {
+    char* key = key_bytes.data() + slot[i] * sizeof(uint64_t);
+    enc::StoreU64(positions[i], key);
+    key_slices[slot[i]] = rocksdb::Slice(key, sizeof(uint64_t));
+  }
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db->MultiGet(ro, events, n, key_slices.data(), values.data(), statuses.data(),
+               /*sorted_input=*/true);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t k = slot[i];
+    if (statuses[k].IsNotFound()) continue;  // purged
+    if (!statuses[k].ok()) return FromRocks(statuses[k], "cannot read an event");
+    if (IsTombstone(ToView(values[k]))) continue;  // purged
     EventView view;
-    if (!ParseEventValue(ToView(values[i]), &view)) {
+    if (!ParseEventValue(ToView(values[k]), &view)) {
       return Corruption("a malformed event record");
     }
     if (!MatchesFilter(filter, view)) continue;
