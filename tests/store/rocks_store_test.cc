@@ -727,6 +727,85 @@ TEST_F(RocksStoreTest, RandomizedScansMatchReference) {
   run("reopened");
 }
 
+// VisitEvents reads large batches of positions that lie close together with one iterator
+// pass, and others with MultiGet: both give the same events, in the order asked, whatever
+// the order, repeats, gaps (purged events, other organizations' events, positions past the
+// end) and state of the data.
+TEST_F(RocksStoreTest, VisitEventsReadsCloseAndScatteredPositionsAlike) {
+  constexpr TimestampUs kDayUs = 86400LL * 1000000;
+  std::mt19937_64 rng(11);
+  for (int batch = 0; batch < 12; ++batch) {
+    std::vector<Spec> specs(100);
+    for (auto& s : specs) {
+      s.org = rng() % 20 == 0 ? "org_other" : "org_acme";
+      s.occurred_at = kT0 - static_cast<TimestampUs>(rng() % 1000) * kDayUs / 10;
+      s.action = rng() % 4 == 0 ? "user.login" : "finding.updated";
+    }
+    ASSERT_TRUE(writer_->Append(specs).ok());
+  }
+  // Purge the oldest events: holes in the positions.
+  PurgeRequest purge;
+  purge.organization_id = "org_acme";
+  purge.purged_at = kT0;
+  purge.occurred_before = kT0 - 90 * kDayUs;
+  ASSERT_TRUE(store_->Purge(purge).ok());
+
+  const uint64_t last = store_->LastPosition().value();
+  auto visit_all = [&](const std::vector<uint64_t>& positions, const EventFilter& filter,
+                       size_t batch_size) {
+    std::vector<std::string> seen;
+    for (size_t i = 0; i < positions.size(); i += batch_size) {
+      const std::vector<uint64_t> part(
+          positions.begin() + static_cast<ptrdiff_t>(i),
+          positions.begin() + static_cast<ptrdiff_t>(std::min(positions.size(), i + batch_size)));
+      const Status s = store_->VisitEvents(
+          part, filter, rng() % 2 == 0, [&](uint64_t position, uint64_t seq, std::string_view json) {
+            seen.push_back(std::to_string(position) + "/" + std::to_string(seq) + "/" +
+                           std::string(json));
+          });
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    return seen;
+  };
+  auto run = [&](const char* stage) {
+    for (bool actions : {false, true}) {
+      EventFilter f = Org();
+      if (actions) f.actions = {"finding.updated"};
+      ScanRequest r = Request(f, false, 1u << 20);
+      const std::vector<ScanCandidate> candidates = store_->ScanCandidates(r).value();
+      std::vector<uint64_t> positions;
+      for (const ScanCandidate& c : candidates) positions.push_back(c.position);
+      ASSERT_GT(positions.size(), 500u);
+      ASSERT_FALSE(std::is_sorted(positions.begin(), positions.end()));
+      // Gaps and repeats: purged positions (the index no longer names them), another
+      // organization's events, positions past the end, a repeated one.
+      for (uint64_t p : {uint64_t{1}, uint64_t{2}, uint64_t{3}, last + 1, last + 50}) {
+        positions.insert(positions.begin() + static_cast<ptrdiff_t>(rng() % positions.size()), p);
+      }
+      positions.insert(positions.begin() + 100, positions[50]);
+      const std::vector<std::string> scattered = visit_all(positions, f, 7);
+      // Every stored match, the repeat, and positions 1-3 when they are stored matches.
+      EXPECT_GE(scattered.size(), MustScan(store_.get(), r).size() + 1) << stage;
+      EXPECT_LE(scattered.size(), MustScan(store_.get(), r).size() + 4) << stage;
+      for (size_t batch_size : {64u, 100u, 1024u, 100000u}) {
+        EXPECT_EQ(visit_all(positions, f, batch_size), scattered)
+            << stage << ", batches of " << batch_size;
+      }
+      std::vector<uint64_t> ascending = positions;
+      std::sort(ascending.begin(), ascending.end());
+      std::vector<std::string> want = visit_all(ascending, f, 7);
+      EXPECT_EQ(visit_all(ascending, f, 1024), want) << stage;
+    }
+  };
+  run("memtable");
+  ASSERT_TRUE(store_->Flush().ok());
+  run("flushed");
+  ASSERT_TRUE(store_->CompactAll().ok());
+  run("compacted");
+  Reopen();
+  run("reopened");
+}
+
 // Readers running during appends see whole batches only.
 TEST_F(RocksStoreTest, ConcurrentReadersSeeWholeBatches) {
   constexpr size_t kBatch = 50;

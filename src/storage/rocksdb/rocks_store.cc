@@ -1888,6 +1888,66 @@ Status MultiGetEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
   return Status::Ok();
 }
 
+// Batches of at least this many positions that span less than kDenseSpan times as many
+// are read by IterateEvents.
+constexpr size_t kDenseReadMin = 64;
+constexpr uint64_t kDenseSpan = 2;
+
+// As MultiGetEvents, for positions that lie close together (an organization's events
+// written in a run): one pass of an iterator over their range, which costs less per event
+// than a lookup each. `sorted` holds the positions in ascending order and slot[i] where
+// positions[i] is in it.
+template <typename Visit>
+Status IterateEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
+                     rocksdb::ReadOptions ro, const std::vector<uint64_t>& sorted,
+                     const std::vector<uint32_t>& slot, const EventFilter& filter,
+                     Visit&& visit) {
+  const std::string first = enc::EncodeU64(sorted.front());
+  const std::string end = enc::EncodeU64(sorted.back() + 1);
+  const rocksdb::Slice end_slice = ToSlice(end);
+  if (sorted.back() != UINT64_MAX) ro.iterate_upper_bound = &end_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, events));
+  it->Seek(ToSlice(first));
+  // The values, copied out in sorted order: [start, start + size) of `values`; size 0 when
+  // the event is gone.
+  std::string values;
+  values.reserve(sorted.size() * 1024);
+  std::vector<std::pair<size_t, size_t>> where(sorted.size(), {0, 0});
+  uint64_t at = 0;
+  bool valid = false;
+  const auto load = [&]() -> Status {
+    valid = it->Valid();
+    if (!valid) {
+      if (!it->status().ok()) return FromRocks(it->status(), "cannot read an event");
+      return Status::Ok();
+    }
+    if (!enc::DecodeU64(ToView(it->key()), &at)) return Corruption("a malformed event key");
+    return Status::Ok();
+  };
+  ANNALS_RETURN_IF_ERROR(load());
+  for (size_t k = 0; k < sorted.size() && valid; ++k) {
+    while (valid && at < sorted[k]) {
+      it->Next();
+      ANNALS_RETURN_IF_ERROR(load());
+    }
+    if (!valid || at != sorted[k]) continue;  // purged
+    const std::string_view value = ToView(it->value());
+    where[k] = {values.size(), value.size()};
+    values.append(value);
+  }
+  for (size_t i = 0; i < slot.size(); ++i) {
+    const auto [start, size] = where[slot[i]];
+    if (size == 0) continue;
+    const std::string_view value(values.data() + start, size);
+    if (IsTombstone(value)) continue;  // purged
+    EventView view;
+    if (!ParseEventValue(value, &view)) return Corruption("a malformed event record");
+    if (!MatchesFilter(filter, view)) continue;
+    if (!visit(i, view)) break;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
@@ -1964,6 +2024,29 @@ Status RocksStore::VisitEvents(const std::vector<uint64_t>& positions, const Eve
                                bool fill_cache, const EventVisitor& visit) {
   rocksdb::ReadOptions ro;
   ro.fill_cache = fill_cache;
+  // One organization's events are written in runs, so an export of one that holds most of
+  // the store's events asks for positions close together: an iterator passes over them for
+  // about half the work of a lookup each (the events in between are read and skipped).
+  const size_t n = positions.size();
+  if (n >= kDenseReadMin) {
+    std::vector<uint64_t> sorted(positions);
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted.back() - sorted.front() < kDenseSpan * n) {
+      std::vector<uint32_t> slot(n);
+      std::iota(slot.begin(), slot.end(), 0u);
+      if (!std::is_sorted(positions.begin(), positions.end())) {
+        std::vector<uint32_t> order(slot);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](uint32_t a, uint32_t b) { return positions[a] < positions[b]; });
+        for (uint32_t k = 0; k < n; ++k) slot[order[k]] = k;
+      }
+      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, slot, filter,
+                           [&](size_t i, const EventView& view) {
+                             visit(positions[i], view.seq, view.json);
+                             return true;
+                           });
+    }
+  }
   return MultiGetEvents(db_.get(), cf(kEvents), ro, positions, filter,
                         [&](size_t i, const EventView& view) {
                           visit(positions[i], view.seq, view.json);
