@@ -8,26 +8,7 @@ namespace {
 constexpr char kEscape = '\x00';
 constexpr char kEscapedZero = '\xFF';
 constexpr char kTerminator = '\x01';
-constexpr uint64_t kSignBit = uint64_t{1} << 63;
-
-uint64_t LoadBigEndian64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 }  // namespace
-
-void StoreU64(uint64_t value, char* out) {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(value & 0xFF);
-    value >>= 8;
-  }
-}
-
-void StoreTimestamp(int64_t value, char* out) {
-  StoreU64(static_cast<uint64_t>(value) ^ kSignBit, out);
-}
 
 void AppendU64(std::string* dst, uint64_t value) {
   char buf[kU64Size];
@@ -62,20 +43,6 @@ void AppendString(std::string* dst, std::string_view value) {
   AppendStringPrefix(dst, value);
   dst->push_back(kEscape);
   dst->push_back(kTerminator);
-}
-
-bool ConsumeU64(std::string_view* input, uint64_t* value) {
-  if (input->size() < kU64Size) return false;
-  *value = LoadBigEndian64(input->data());
-  input->remove_prefix(kU64Size);
-  return true;
-}
-
-bool ConsumeTimestamp(std::string_view* input, int64_t* value) {
-  uint64_t raw = 0;
-  if (!ConsumeU64(input, &raw)) return false;
-  *value = static_cast<int64_t>(raw ^ kSignBit);
-  return true;
 }
 
 size_t EncodedStringLength(std::string_view input) {
@@ -129,12 +96,6 @@ std::string EncodeString(std::string_view value) {
   std::string s;
   AppendString(&s, value);
   return s;
-}
-
-bool DecodeU64(std::string_view input, uint64_t* value) {
-  if (input.size() != kU64Size) return false;
-  *value = LoadBigEndian64(input.data());
-  return true;
 }
 
 std::string PrefixSuccessor(std::string_view prefix) {

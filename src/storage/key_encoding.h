@@ -19,7 +19,9 @@
 // All functions are pure; thread-compatible.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -29,11 +31,27 @@ namespace annals::storage {
 inline constexpr size_t kU64Size = 8;
 inline constexpr size_t kTimestampSize = 8;
 
+// The fixed-width codecs are defined here, inline: index scans call them for every entry.
+namespace detail {
+inline constexpr uint64_t kSignBit = uint64_t{1} << 63;
+inline uint64_t LoadBigEndian64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
+}  // namespace detail
+
 void AppendU64(std::string* dst, uint64_t value);
 void AppendTimestamp(std::string* dst, int64_t value);
 // The same encodings written to out[0..7], for callers that build keys in fixed buffers.
-void StoreU64(uint64_t value, char* out);
-void StoreTimestamp(int64_t value, char* out);
+inline void StoreU64(uint64_t value, char* out) {
+  if constexpr (std::endian::native == std::endian::little) value = __builtin_bswap64(value);
+  std::memcpy(out, &value, sizeof value);
+}
+inline void StoreTimestamp(int64_t value, char* out) {
+  StoreU64(static_cast<uint64_t>(value) ^ detail::kSignBit, out);
+}
 void AppendString(std::string* dst, std::string_view value);
 
 // Appends the escaped bytes of `prefix` without the terminator. Every key whose string
@@ -41,8 +59,18 @@ void AppendString(std::string* dst, std::string_view value);
 // target and a range prefix for "strings starting with prefix" (e.g. action "finding.*").
 void AppendStringPrefix(std::string* dst, std::string_view prefix);
 
-bool ConsumeU64(std::string_view* input, uint64_t* value);
-bool ConsumeTimestamp(std::string_view* input, int64_t* value);
+inline bool ConsumeU64(std::string_view* input, uint64_t* value) {
+  if (input->size() < kU64Size) return false;
+  *value = detail::LoadBigEndian64(input->data());
+  input->remove_prefix(kU64Size);
+  return true;
+}
+inline bool ConsumeTimestamp(std::string_view* input, int64_t* value) {
+  uint64_t raw = 0;
+  if (!ConsumeU64(input, &raw)) return false;
+  *value = static_cast<int64_t>(raw ^ detail::kSignBit);
+  return true;
+}
 bool ConsumeString(std::string_view* input, std::string* value);
 // Advances past one encoded string without materializing it.
 bool SkipString(std::string_view* input);
@@ -52,7 +80,11 @@ std::string EncodeU64(uint64_t value);
 std::string EncodeString(std::string_view value);
 
 // Decodes a key that is exactly one u64 (e.g. an events key or a position value).
-bool DecodeU64(std::string_view input, uint64_t* value);
+inline bool DecodeU64(std::string_view input, uint64_t* value) {
+  if (input.size() != kU64Size) return false;
+  *value = detail::LoadBigEndian64(input.data());
+  return true;
+}
 
 // The length of the encoded string at the front of `input` (including its terminator), or 0
 // when `input` does not start with a complete encoded string.
