@@ -25,6 +25,12 @@ clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   fuzz/merkle_proof_fuzz.cc src/domain/merkle.cc src/common/sha256.cc src/common/status.cc \
   -lcrypto -o "$out/merkle_proof_fuzz"
 echo "built $out/merkle_proof_fuzz"
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I include -I src \
+  fuzz/export_row_fuzz.cc src/exports/export_format.cc src/exports/canonical_event.cc \
+  src/domain/canonical_json.cc src/common/status.cc \
+  -lsimdjson -lboost_json -lz -o "$out/export_row_fuzz"
+echo "built $out/export_row_fuzz"
 if [ -n "${FUZZ_SECONDS:-}" ]; then
   work=$(mktemp -d)
   cp fuzz/corpus/event_decoder/* "$work/"
@@ -35,4 +41,7 @@ if [ -n "${FUZZ_SECONDS:-}" ]; then
   work=$(mktemp -d)
   cp fuzz/corpus/merkle_proof/* "$work/"
   "$out/merkle_proof_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=4096 "$work"
+  work=$(mktemp -d)
+  cp fuzz/corpus/export_row/* "$work/"
+  "$out/export_row_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=4096 "$work"
 fi
