@@ -139,6 +139,14 @@ TEST(CanonicalEventTest, DeclinesWhatIsNotCanonical) {
   for (const std::string& s : declined) {
     EXPECT_FALSE(Read(s, &e, nullptr, nullptr)) << s;
   }
+  // Every proper prefix is declined (each in a buffer of its own size, so that a read past
+  // its end is caught by the address sanitizer), with and without escapes in the text.
+  for (const std::string& text : {stored, with(R"("name":"Ada")", R"("name":"A\"da")")}) {
+    for (size_t n = 0; n < text.size(); ++n) {
+      const std::string prefix = text.substr(0, n);
+      EXPECT_FALSE(Read(prefix, &e, nullptr, nullptr)) << prefix;
+    }
+  }
   // Still canonical: decimals in the writer's spelling, and a repeated member (the first
   // counts).
   EXPECT_TRUE(Read(with(R"("pages":45)", R"("pages":0.000001)"), &e, nullptr, nullptr));
