@@ -285,6 +285,19 @@ class RocksStoreTest : public ::testing::Test {
     }
   }
 
+  // Calls run(stage) with the data in the memtable, flushed to SST files (bloom filters,
+  // prefix extractors), compacted, and after reopening the store.
+  template <typename Run>
+  void InEveryState(Run&& run) {
+    run("memtable");
+    ASSERT_TRUE(store_->Flush().ok());
+    run("flushed");
+    ASSERT_TRUE(store_->CompactAll().ok());
+    run("compacted");
+    Reopen();
+    run("reopened");
+  }
+
   TempDir dir_;
   std::unique_ptr<RocksStore> store_;
   std::unique_ptr<Writer> writer_;
@@ -718,13 +731,7 @@ TEST_F(RocksStoreTest, RandomizedScansMatchReference) {
       EXPECT_EQ(visited, Ids(ReferenceScan(writer_->all(), all))) << stage << " query " << q;
     }
   };
-  run("memtable");
-  ASSERT_TRUE(store_->Flush().ok());
-  run("flushed");
-  ASSERT_TRUE(store_->CompactAll().ok());
-  run("compacted");
-  Reopen();
-  run("reopened");
+  InEveryState(run);
 }
 
 // VisitEvents reads large batches of positions that lie close together with one iterator
@@ -797,13 +804,7 @@ TEST_F(RocksStoreTest, VisitEventsReadsCloseAndScatteredPositionsAlike) {
       EXPECT_EQ(visit_all(ascending, f, 1024), want) << stage;
     }
   };
-  run("memtable");
-  ASSERT_TRUE(store_->Flush().ok());
-  run("flushed");
-  ASSERT_TRUE(store_->CompactAll().ok());
-  run("compacted");
-  Reopen();
-  run("reopened");
+  InEveryState(run);
 }
 
 // Readers running during appends see whole batches only.

@@ -1844,6 +1844,21 @@ Result<OpenScan> StartScan(rocksdb::DB* db, const std::vector<rocksdb::ColumnFam
   return open;
 }
 
+// slot[i] is the place of positions[i] in the positions sorted ascending (stable: repeats
+// keep their order).
+std::vector<uint32_t> SortedSlots(const std::vector<uint64_t>& positions) {
+  const size_t n = positions.size();
+  std::vector<uint32_t> slot(n);
+  std::iota(slot.begin(), slot.end(), 0u);
+  if (!std::is_sorted(positions.begin(), positions.end())) {
+    std::vector<uint32_t> order(slot);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return positions[a] < positions[b]; });
+    for (uint32_t k = 0; k < n; ++k) slot[order[k]] = k;
+  }
+  return slot;
+}
+
 // Reads the events at `positions` with one MultiGet and calls visit(i, view) for each one
 // that is stored (not purged) and matches `filter`, in order, until visit returns false.
 template <typename Visit>
@@ -1854,14 +1869,7 @@ Status MultiGetEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
   const size_t n = positions.size();
   // RocksDB reads keys in sorted order; hand them over sorted (usually they already are) so
   // that it need not sort them itself. slot[i] is where positions[i] was read.
-  std::vector<uint32_t> slot(n);
-  std::iota(slot.begin(), slot.end(), 0u);
-  if (!std::is_sorted(positions.begin(), positions.end())) {
-    std::vector<uint32_t> order(slot);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t a, uint32_t b) { return positions[a] < positions[b]; });
-    for (uint32_t k = 0; k < n; ++k) slot[order[k]] = k;
-  }
+  const std::vector<uint32_t> slot = SortedSlots(positions);
   std::string key_bytes(n * sizeof(uint64_t), '\0');
   std::vector<rocksdb::Slice> key_slices(n);
   for (size_t i = 0; i < n; ++i) {
@@ -2032,15 +2040,7 @@ Status RocksStore::VisitEvents(const std::vector<uint64_t>& positions, const Eve
     std::vector<uint64_t> sorted(positions);
     std::sort(sorted.begin(), sorted.end());
     if (sorted.back() - sorted.front() < kDenseSpan * n) {
-      std::vector<uint32_t> slot(n);
-      std::iota(slot.begin(), slot.end(), 0u);
-      if (!std::is_sorted(positions.begin(), positions.end())) {
-        std::vector<uint32_t> order(slot);
-        std::stable_sort(order.begin(), order.end(),
-                         [&](uint32_t a, uint32_t b) { return positions[a] < positions[b]; });
-        for (uint32_t k = 0; k < n; ++k) slot[order[k]] = k;
-      }
-      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, slot, filter,
+      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, SortedSlots(positions), filter,
                            [&](size_t i, const EventView& view) {
                              visit(positions[i], view.seq, view.json);
                              return true;
