@@ -11,10 +11,13 @@
 //  * strings: only the escapes the canonical writer uses (\" \\ \b \f \n \r \t, and \u00xx
 //    in lowercase hex for the other bytes below 0x20); the strings the reader returns as
 //    text (ids, names, ...) and every member name it matches hold no escape at all;
-//  * numbers: integers of at most 15 digits without sign, fraction or exponent (plus a
-//    minus sign for negative ones; never "-0"); seq and version, which it decodes, at most
-//    19 and 18 digits. Others (1.5, 1e21, 2^60) are valid JSON the canonical writer may
-//    produce, but their canonical spelling is not checked here: the general path takes them;
+//  * numbers: an optional minus sign, then an integer of at most 15 digits (never "-0"), or
+//    a decimal "I.F" without exponent of at most 15 significant digits, F not ending in 0,
+//    at least 1e-6 in magnitude: spellings that are the shortest for the double they denote,
+//    which is what the canonical writer prints. seq and version, which the reader decodes,
+//    are integers of at most 19 and 18 digits. Others (1e21, 1e-7, 2^60) are valid JSON the
+//    canonical writer may produce, but their spelling is not checked here: the general path
+//    takes them;
 //  * nesting at most 64 levels deep.
 // So for every text the reader accepts, a general JSON parser would accept it too and see
 // the same members and values, and the JSON text of a member (metadata, changes) is what
