@@ -2037,10 +2037,12 @@ Status RocksStore::VisitEvents(const std::vector<uint64_t>& positions, const Eve
   // about half the work of a lookup each (the events in between are read and skipped).
   const size_t n = positions.size();
   if (n >= kDenseReadMin) {
-    std::vector<uint64_t> sorted(positions);
-    std::sort(sorted.begin(), sorted.end());
-    if (sorted.back() - sorted.front() < kDenseSpan * n) {
-      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, SortedSlots(positions), filter,
+    const auto [lo, hi] = std::minmax_element(positions.begin(), positions.end());
+    if (*hi - *lo < kDenseSpan * n) {
+      const std::vector<uint32_t> slot = SortedSlots(positions);
+      std::vector<uint64_t> sorted(n);
+      for (size_t i = 0; i < n; ++i) sorted[slot[i]] = positions[i];
+      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, slot, filter,
                            [&](size_t i, const EventView& view) {
                              visit(positions[i], view.seq, view.json);
                              return true;
