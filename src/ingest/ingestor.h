@@ -4,6 +4,9 @@
 // a single writer thread drains them in group commits: for each submission it resolves
 // idempotency keys, assigns id, per-organization seq, global position and received_at,
 // renders the canonical JSON, and appends everything of the group with one synced write.
+// A group's events take consecutive positions grouped by organization (organizations in the
+// order they first appear, each one's events in submission order), so that one
+// organization's events lie together in the store; ids follow submission order.
 // Only after that write returns OK is any waiter acknowledged. A submission is atomic: all of
 // its events are stored or none. If a write fails the ingestor becomes failed for good
 // (Health() reports it) and refuses every later submission until the process restarts.

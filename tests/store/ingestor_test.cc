@@ -81,8 +81,10 @@ TEST_F(IngestorTest, AssignsGapFreeSeqPerOrganizationAndGlobalPositions) {
   EXPECT_EQ((*acks)[0].seq, 1u);
   EXPECT_EQ((*acks)[1].seq, 1u);
   EXPECT_EQ((*acks)[2].seq, 2u);
+  // One group commit lays its events out by organization: org_a's two, then org_b's.
   EXPECT_EQ((*acks)[0].position, 1u);
-  EXPECT_EQ((*acks)[2].position, 3u);
+  EXPECT_EQ((*acks)[2].position, 2u);
+  EXPECT_EQ((*acks)[1].position, 3u);
   EXPECT_LT((*acks)[0].id, (*acks)[2].id);  // ULIDs sort by creation
 
   auto stored = store_->GetEvent((*acks)[2].id);
@@ -94,6 +96,87 @@ TEST_F(IngestorTest, AssignsGapFreeSeqPerOrganizationAndGlobalPositions) {
   EXPECT_NE((*stored)->json.find("\"id\":\"" + (*acks)[2].id + "\""), std::string::npos);
   EXPECT_NE((*stored)->json.find("\"received_at\":\"2025-11-29T02:03:04.000000Z\""),
             std::string::npos);
+}
+
+TEST_F(IngestorTest, AGroupCommitLaysOutItsEventsByOrganization) {
+  StartIngestor();
+  // The first commit's observer holds the writer until three more submissions are queued,
+  // so that they are committed as one group.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered, observed_both;
+  // Written by the writer thread only; read once both commits were observed.
+  std::vector<std::vector<std::pair<uint64_t, std::string>>> commits;
+  ingestor_->AddCommitObserver([&](const std::vector<EventRecord>& events) {
+    std::vector<std::pair<uint64_t, std::string>> c;
+    for (const EventRecord& e : events) c.emplace_back(e.position, e.fields.organization_id);
+    commits.push_back(std::move(c));
+    if (commits.size() == 1) {
+      entered.set_value();
+      released.wait();
+    } else if (commits.size() == 2) {
+      observed_both.set_value();  // observers run after the acks were sent
+    }
+  });
+  std::promise<Result<std::vector<Ack>>> first;
+  ingestor_->Submit({Draft("org_z", "a.b", "0")},
+                    [&](Result<std::vector<Ack>> r) { first.set_value(std::move(r)); });
+  entered.get_future().wait();
+
+  std::vector<std::vector<EventDraft>> subs(3);
+  subs[0].push_back(Draft("org_a", "a.b", "1"));
+  subs[0].push_back(Draft("org_b", "a.b", "2"));
+  subs[0].push_back(Draft("org_a", "a.b", "3"));
+  subs[1].push_back(Draft("org_c", "a.b", "4"));
+  subs[1].push_back(Draft("org_b", "a.b", "5", "kb"));
+  subs[2].push_back(Draft("org_a", "a.b", "6"));
+  subs[2].push_back(Draft("org_b", "a.b", "5", "kb"));  // a duplicate of subs[1][1]
+  std::vector<std::promise<Result<std::vector<Ack>>>> done(3);
+  for (size_t i = 0; i < 3; ++i) {
+    ingestor_->Submit(std::move(subs[i]),
+                      [&done, i](Result<std::vector<Ack>> r) { done[i].set_value(std::move(r)); });
+  }
+  release.set_value();
+  ASSERT_TRUE(first.get_future().get().ok());
+  std::vector<std::vector<Ack>> acks;
+  for (auto& d : done) {
+    Result<std::vector<Ack>> r = d.get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    acks.push_back(std::move(r).value());
+  }
+  observed_both.get_future().wait();
+  ASSERT_EQ(commits.size(), 2u);
+
+  // Positions 2..7: org_a's three events, org_b's two, org_c's one, each organization's in
+  // submission order; seqs are as submitted.
+  const std::vector<std::pair<uint64_t, std::string>> expected = {
+      {2, "org_a"}, {3, "org_a"}, {4, "org_a"}, {5, "org_b"}, {6, "org_b"}, {7, "org_c"}};
+  EXPECT_EQ(commits[1], expected);
+  auto expect_ack = [&](const Ack& a, uint64_t position, uint64_t seq) {
+    EXPECT_EQ(a.position, position) << a.id;
+    EXPECT_EQ(a.seq, seq) << a.id;
+    auto stored = store_->GetEvent(a.id);
+    ASSERT_TRUE(stored.ok() && stored->has_value()) << a.id;
+    EXPECT_EQ((*stored)->position, position);
+    EXPECT_EQ((*stored)->seq, seq);
+  };
+  expect_ack(acks[0][0], 2, 1);
+  expect_ack(acks[0][1], 5, 1);
+  expect_ack(acks[0][2], 3, 2);
+  expect_ack(acks[1][0], 7, 1);
+  expect_ack(acks[1][1], 6, 2);
+  expect_ack(acks[2][0], 4, 3);
+  EXPECT_TRUE(acks[2][1].duplicate);
+  EXPECT_EQ(acks[2][1].id, acks[1][1].id);
+  EXPECT_EQ(acks[2][1].position, 6u);
+
+  // The organization's log reads back in seq order.
+  auto log = store_->ReadOrganization("org_a", 0, 10, true);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_EQ(log->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*log)[i].seq, i + 1);
+  EXPECT_EQ((*log)[0].id, acks[0][0].id);
+  EXPECT_EQ((*log)[2].id, acks[2][0].id);
 }
 
 TEST_F(IngestorTest, SeqContinuesAfterRestart) {

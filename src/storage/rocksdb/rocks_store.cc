@@ -1861,15 +1861,15 @@ std::vector<uint32_t> SortedSlots(const std::vector<uint64_t>& positions) {
 
 // Reads the events at `positions` with one MultiGet and calls visit(i, view) for each one
 // that is stored (not purged) and matches `filter`, in order, until visit returns false.
+// `slot` is SortedSlots(positions): RocksDB reads keys in sorted order, and is handed them
+// sorted so that it need not sort them itself.
 template <typename Visit>
 Status MultiGetEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
                       const rocksdb::ReadOptions& ro, const std::vector<uint64_t>& positions,
-                      const EventFilter& filter, Visit&& visit) {
+                      const std::vector<uint32_t>& slot, const EventFilter& filter,
+                      Visit&& visit) {
   if (positions.empty()) return Status::Ok();
   const size_t n = positions.size();
-  // RocksDB reads keys in sorted order; hand them over sorted (usually they already are) so
-  // that it need not sort them itself. slot[i] is where positions[i] was read.
-  const std::vector<uint32_t> slot = SortedSlots(positions);
   std::string key_bytes(n * sizeof(uint64_t), '\0');
   std::vector<rocksdb::Slice> key_slices(n);
   for (size_t i = 0; i < n; ++i) {
@@ -1896,15 +1896,20 @@ Status MultiGetEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
   return Status::Ok();
 }
 
-// Batches of at least this many positions that span less than kDenseSpan times as many
-// are read by IterateEvents.
+// Batches of at least kDenseReadMin positions are read by IterateEvents when they span
+// less than kDenseSpan times as many, or when they form runs of consecutive positions at
+// least kRunReadMin long on average.
 constexpr size_t kDenseReadMin = 64;
 constexpr uint64_t kDenseSpan = 2;
+constexpr size_t kRunReadMin = 4;
+// IterateEvents steps over at most this many other events with Next; past that it seeks.
+constexpr uint64_t kStepMax = 4;
 
-// As MultiGetEvents, for positions that lie close together (an organization's events
-// written in a run): one pass of an iterator over their range, which costs less per event
-// than a lookup each. `sorted` holds the positions in ascending order and slot[i] where
-// positions[i] is in it.
+// As MultiGetEvents, for positions that lie close together or in runs (an organization's
+// events, which a group commit lays out side by side): one forward pass of an iterator,
+// stepping through runs and seeking over what lies between them, which costs less per
+// event than a lookup each. `sorted` holds the positions in ascending order and slot[i]
+// where positions[i] is in it.
 template <typename Visit>
 Status IterateEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
                      rocksdb::ReadOptions ro, const std::vector<uint64_t>& sorted,
@@ -1934,6 +1939,10 @@ Status IterateEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events,
   };
   ANNALS_RETURN_IF_ERROR(load());
   for (size_t k = 0; k < sorted.size() && valid; ++k) {
+    if (valid && at < sorted[k] && sorted[k] - at > kStepMax) {
+      it->Seek(ToSlice(enc::EncodeU64(sorted[k])));
+      ANNALS_RETURN_IF_ERROR(load());
+    }
     while (valid && at < sorted[k]) {
       it->Next();
       ANNALS_RETURN_IF_ERROR(load());
@@ -1998,7 +2007,8 @@ Result<std::vector<EventRecord>> RocksStore::Scan(const ScanRequest& request) {
     }
     if (positions.empty()) break;
     ANNALS_RETURN_IF_ERROR(MultiGetEvents(
-        db_.get(), cf(kEvents), ro, positions, filter, [&](size_t i, const EventView& view) {
+        db_.get(), cf(kEvents), ro, positions, SortedSlots(positions), filter,
+        [&](size_t i, const EventView& view) {
           out.push_back(ToEventRecord(view, positions[i]));
           return out.size() < request.limit;
         }));
@@ -2032,28 +2042,25 @@ Status RocksStore::VisitEvents(const std::vector<uint64_t>& positions, const Eve
                                bool fill_cache, const EventVisitor& visit) {
   rocksdb::ReadOptions ro;
   ro.fill_cache = fill_cache;
-  // One organization's events are written in runs, so an export of one that holds most of
-  // the store's events asks for positions close together: an iterator passes over them for
-  // about half the work of a lookup each (the events in between are read and skipped).
+  // One organization's events lie in runs (a group commit lays its events out by
+  // organization), so a bulk reader of one asks for positions close together or in runs:
+  // an iterator passes over them for about half the work of a lookup each.
   const size_t n = positions.size();
+  const std::vector<uint32_t> slot = SortedSlots(positions);
+  const auto visit_view = [&](size_t i, const EventView& view) {
+    visit(positions[i], view.seq, view.json);
+    return true;
+  };
   if (n >= kDenseReadMin) {
-    const auto [lo, hi] = std::minmax_element(positions.begin(), positions.end());
-    if (*hi - *lo < kDenseSpan * n) {
-      const std::vector<uint32_t> slot = SortedSlots(positions);
-      std::vector<uint64_t> sorted(n);
-      for (size_t i = 0; i < n; ++i) sorted[slot[i]] = positions[i];
-      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, slot, filter,
-                           [&](size_t i, const EventView& view) {
-                             visit(positions[i], view.seq, view.json);
-                             return true;
-                           });
+    std::vector<uint64_t> sorted(n);
+    for (size_t i = 0; i < n; ++i) sorted[slot[i]] = positions[i];
+    size_t runs = 1;
+    for (size_t k = 1; k < n; ++k) runs += sorted[k] > sorted[k - 1] + 1;
+    if (sorted.back() - sorted.front() < kDenseSpan * n || runs * kRunReadMin <= n) {
+      return IterateEvents(db_.get(), cf(kEvents), ro, sorted, slot, filter, visit_view);
     }
   }
-  return MultiGetEvents(db_.get(), cf(kEvents), ro, positions, filter,
-                        [&](size_t i, const EventView& view) {
-                          visit(positions[i], view.seq, view.json);
-                          return true;
-                        });
+  return MultiGetEvents(db_.get(), cf(kEvents), ro, positions, slot, filter, visit_view);
 }
 
 Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max_position,
