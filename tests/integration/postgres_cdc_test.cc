@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -99,7 +100,9 @@ class Annals {
     return out;
   }
 
-  // Events whose action starts with `prefix` ("" for all but annals' own).
+  // Events whose action starts with `prefix` ("" for all but annals' own), in source order:
+  // snapshots, then by transaction, then by position. (A group commit lays its events out by organization,
+  // so positions alone follow the source within each organization only.)
   std::vector<Stored> Events(const std::string& prefix) {
     std::vector<Stored> out;
     for (Stored& s : Events()) {
@@ -107,6 +110,16 @@ class Annals {
         out.push_back(std::move(s));
       }
     }
+    auto xid = [](const Stored& s) -> uint64_t {
+      const json::object* source = s.json.if_contains("source") != nullptr
+                                       ? s.json.at("source").if_object()
+                                       : nullptr;
+      const json::value* x = source != nullptr ? source->if_contains("xid") : nullptr;
+      // Snapshot events (no transaction) come before the stream.
+      return x != nullptr && x->is_number() ? x->to_number<uint64_t>() : 0;
+    };
+    std::stable_sort(out.begin(), out.end(),
+                     [&](const Stored& a, const Stored& b) { return xid(a) < xid(b); });
     return out;
   }
 
