@@ -194,6 +194,11 @@ class Store {
   // bound (the entries of the index the scan would walk). Reads index entries only.
   virtual Result<uint64_t> CountEvents(const EventFilter& filter, uint64_t max_position,
                                        bool* exact) = 0;
+  // About how many index entries CountEvents would walk for `filter` (all stored
+  // positions), from the store's size statistics instead of the entries: a progress total
+  // for large bulk reads, where an exact count costs a pass over the index. Ranges smaller
+  // than a block or two may be estimated at 0.
+  virtual Result<uint64_t> EstimateEvents(const EventFilter& filter) = 0;
 
   virtual Result<std::optional<IdempotencyRecord>> GetIdempotency(
       const std::string& organization_id, const std::string& key) = 0;

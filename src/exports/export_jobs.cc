@@ -417,10 +417,18 @@ bool ExportManager::Run(ExportJob* job) {
   job->state = ExportState::kRunning;
   job->rows = job->bytes = 0;
   job->total_estimate.reset();
+  // The progress total: a large export takes the store's estimate; a smaller one is counted
+  // from the indexes on a thread of its own while the export runs, so that the rows do not
+  // wait for it, and it is published once known.
+  bool count_exactly = true;
+  if (Result<uint64_t> estimate = store_->EstimateEvents(job->request.filter); !estimate.ok()) {
+    return fail(estimate.status());
+  } else if (*estimate > options_.exact_count_max) {
+    job->total_estimate = *estimate;
+    count_exactly = false;
+  }
   if (Status s = publish(true, &last_saved); !s.ok()) return fail(s);
 
-  // The progress total is counted from the indexes on a thread of its own while the export
-  // runs, so that the rows do not wait for it; it is published once known.
   struct Count {
     std::thread thread;
     std::atomic<bool> done{false};
@@ -429,12 +437,14 @@ bool ExportManager::Run(ExportJob* job) {
       if (thread.joinable()) thread.join();
     }
   } count;
-  count.thread = std::thread([&count, store = store_, filter = job->request.filter,
-                              max_position = job->snapshot_position] {
-    bool exact = false;
-    count.result = store->CountEvents(filter, max_position, &exact);
-    count.done.store(true, std::memory_order_release);
-  });
+  if (count_exactly) {
+    count.thread = std::thread([&count, store = store_, filter = job->request.filter,
+                                max_position = job->snapshot_position] {
+      bool exact = false;
+      count.result = store->CountEvents(filter, max_position, &exact);
+      count.done.store(true, std::memory_order_release);
+    });
+  }
   // Takes the count once it is done (or waits for it with `wait`): a failed count fails the
   // export, as a failed read does.
   auto take_count = [&](bool wait) -> Status {
@@ -570,6 +580,7 @@ bool ExportManager::Run(ExportJob* job) {
   }
   job->rows = encoder->rows();
   job->bytes = encoder->bytes_out();
+  job->total_estimate = job->rows;
   job->state = ExportState::kReady;
   job->finished_at = clock_->NowMicros();
   if (Status s = publish(true, &last_saved); !s.ok()) return fail(s);

@@ -315,6 +315,7 @@ Result<std::unique_ptr<App>> App::Start(const Config& config, const std::string&
     };
     eo.dir = config.server.data_dir + "/exports";
     eo.keep_for = config.exports.keep_for_us;
+    eo.exact_count_max = config.exports.exact_count_max;
     Result<std::unique_ptr<exports::ExportManager>> manager =
         exports::ExportManager::Open(std::move(eo), app->store_.get(), &app->clock_);
     if (!manager.ok()) return manager.status();

@@ -245,6 +245,8 @@ std::vector<Key> AllKeys() {
                           60LL * 1000000));
   k.push_back(DurationKey("exports", "url_ttl", &Config::exports, &ExportsConfig::url_ttl_us,
                           1000000));
+  k.push_back(IntKey("exports", "exact_count_max", &Config::exports,
+                     &ExportsConfig::exact_count_max, 0, uint64_t{1} << 40));
   k.push_back({"streams", "allow_private_destinations", "bool",
                [](Config& c, const std::string& v) -> Status {
                  if (v != "true" && v != "false") {

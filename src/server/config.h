@@ -55,6 +55,9 @@ struct ExportsConfig {
   int64_t keep_for_us = 24LL * 3600 * 1000000;
   // How long a download URL handed out by GET /v1/exports/{id} stays valid.
   int64_t url_ttl_us = 600LL * 1000000;
+  // Exports estimated at more than this many events take the estimate as their progress
+  // total instead of counting (exports::ExportManagerOptions::exact_count_max).
+  size_t exact_count_max = 250000;
 };
 
 // [streams]: log streams to external destinations.

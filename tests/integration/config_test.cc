@@ -39,6 +39,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c->tail.max_subscribers, 1000u);
   EXPECT_EQ(c->tail.stall_timeout, std::chrono::milliseconds(10000));
   EXPECT_EQ(c->tail.heartbeat, std::chrono::milliseconds(15000));
+  EXPECT_EQ(c->exports.exact_count_max, 250000u);
 }
 
 TEST(ConfigTest, AccessTailAndOperationsKeys) {
@@ -85,7 +86,8 @@ TEST(ConfigTest, FileThenEnvironmentThenFlags) {
   auto file = dir.path() / "a.toml";
   std::ofstream(file) << "[server]\nlisten = \"127.0.0.1:1111\"\ndata = \"/from/file\"\n"
                          "[limits]\nmax_targets = 5\nmax_future = \"5m\"\n"
-                         "[ingest]\nidempotency_window = \"2d\"\n";
+                         "[ingest]\nidempotency_window = \"2d\"\n"
+                         "[exports]\nexact_count_max = 0\n";
   std::vector<std::string> env_s = {"ANNALS_SERVER_LISTEN=127.0.0.1:2222", "ANNALS_LIMITS_MAX_TARGETS=7",
                                     "ANNALS_KEY=ignored", "ANNALS_SERVER=http://x", "PATH=/bin"};
   auto env = Env(env_s);
@@ -99,6 +101,7 @@ TEST(ConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(c->event_limits.max_targets, 7u);
   EXPECT_EQ(c->event_limits.max_future_us, 300LL * 1000000);
   EXPECT_EQ(c->ingest.idempotency_window_us, 2LL * 86400 * 1000000);
+  EXPECT_EQ(c->exports.exact_count_max, 0u);
 }
 
 TEST(ConfigTest, BadValuesNameTheirKey) {
@@ -115,6 +118,8 @@ TEST(ConfigTest, BadValuesNameTheirKey) {
       {"[store]\nsync = \"yes\"\n", "store.sync"},
       {"[store]\nevent_compression = \"brotli\"\n", "store.event_compression"},
       {"[store]\nevent_compression = 1\n", "store.event_compression"},
+      {"[exports]\nexact_count_max = -1\n", "exports.exact_count_max"},
+      {"[exports]\nexact_count_max = \"many\"\n", "exports.exact_count_max"},
       {"[nope]\nx = 1\n", "nope.x"},
       {"listen = \"x\"\n", "listen"},
       {"[server\n", "line 1"},

@@ -126,6 +126,53 @@ TEST_F(ExportJobsTest, ManyBatchesOnSeveralThreadsComeOutInOrder) {
   }
 }
 
+// A large export takes the store's estimate as its progress total from the start, instead
+// of counting; a small one is counted; once ready, the total is the rows either way.
+TEST_F(ExportJobsTest, LargeExportsTakeAnEstimatedTotalSmallOnesACount) {
+  for (int i = 0; i < 20; ++i) Append(1000);
+  ASSERT_TRUE(store_->Flush().ok());
+  EventFilter org_x;
+  org_x.organization_id = "org_x";
+  bool exact = false;
+  const uint64_t count = store_->CountEvents(org_x, 0, &exact).value();
+  ASSERT_EQ(count, 20000u);
+  const uint64_t estimate = store_->EstimateEvents(org_x).value();
+  ASSERT_GT(estimate, 15000u);
+  ASSERT_LT(estimate, 25000u);
+
+  for (const uint64_t exact_count_max : {uint64_t{0}, uint64_t{1000000}}) {
+    SCOPED_TRACE("exact_count_max " + std::to_string(exact_count_max));
+    // An export whose file cannot be created fails right after its first progress record,
+    // which shows the total it started with.
+    OpenManager([&](ExportManagerOptions& o) { o.exact_count_max = exact_count_max; });
+    ExportRequest r;
+    r.filter.organization_id = "org_x";
+    r.format = ExportFormat::kCsv;
+    Result<ExportJob> failing = manager_->Create(r, "key_1", "native");
+    ASSERT_TRUE(failing.ok()) << failing.status().ToString();
+    fs::create_directories(manager_->FilePath(*failing) + ".part");  // open() fails: EISDIR
+    manager_->Start();
+    manager_->WaitIdle();
+    Result<ExportJob> failed = manager_->Get("org_x", failing->id);
+    ASSERT_TRUE(failed.ok());
+    ASSERT_EQ(failed->state, ExportState::kError);
+    if (exact_count_max == 0) {
+      EXPECT_EQ(failed->total_estimate.value_or(0), estimate);
+    } else {
+      EXPECT_FALSE(failed->total_estimate.has_value());  // the count never finished
+    }
+
+    Result<ExportJob> job = manager_->Create(r, "key_1", "native");
+    ASSERT_TRUE(job.ok()) << job.status().ToString();
+    manager_->WaitIdle();
+    Result<ExportJob> done = manager_->Get("org_x", job->id);
+    ASSERT_TRUE(done.ok());
+    ASSERT_EQ(done->state, ExportState::kReady) << done->error;
+    EXPECT_EQ(done->rows, 20000u);
+    EXPECT_EQ(done->total_estimate.value_or(0), 20000u);
+  }
+}
+
 TEST_F(ExportJobsTest, UnfinishedJobsRunAgainAfterARestartWithTheirSnapshot) {
   Append(3);
   OpenManager();  // not started: the job stays pending, as if the server stopped at once

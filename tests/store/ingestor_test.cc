@@ -382,6 +382,9 @@ class FaultyStore final : public Store {
   Result<uint64_t> CountEvents(const EventFilter& f, uint64_t max_position, bool* exact) override {
     return real_->CountEvents(f, max_position, exact);
   }
+  Result<uint64_t> EstimateEvents(const EventFilter& f) override {
+    return real_->EstimateEvents(f);
+  }
   Result<std::vector<std::string>> OrganizationsWithEvents() override {
     return real_->OrganizationsWithEvents();
   }

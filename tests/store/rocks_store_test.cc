@@ -820,6 +820,64 @@ TEST_F(RocksStoreTest, VisitEventsReadsCloseAndScatteredPositionsAlike) {
   InEveryState(run);
 }
 
+// EstimateEvents approximates the count from size statistics: close to it once the index
+// is in table files, of the right magnitude while it is in memtables, and 0 when provably
+// nothing matches.
+TEST_F(RocksStoreTest, EstimateEventsApproximatesTheCount) {
+  constexpr TimestampUs kDayUs = 86400LL * 1000000;
+  std::mt19937_64 rng(5);
+  for (int batch = 0; batch < 60; ++batch) {
+    std::vector<Spec> specs(1000);
+    for (auto& s : specs) {
+      s.org = rng() % 3 == 0 ? "org_other" : "org_acme";
+      s.occurred_at = kT0 - static_cast<TimestampUs>(rng() % 1000) * kDayUs / 10;
+      s.action = rng() % 4 == 0 ? "user.login" : "finding.updated";
+      s.actor_id = "user_" + std::to_string(rng() % 5);
+    }
+    ASSERT_TRUE(writer_->Append(specs).ok());
+  }
+  std::vector<EventFilter> filters;
+  filters.push_back(Org());
+  filters.push_back(Org("org_other"));
+  EventFilter range = Org();
+  range.from = kT0 - 80 * kDayUs;
+  range.to = kT0 - 20 * kDayUs;
+  filters.push_back(range);
+  EventFilter action = Org();
+  action.actions = {"user.login"};
+  filters.push_back(action);
+  EventFilter actors = Org();
+  actors.actor_ids = {"user_1", "user_2"};
+  filters.push_back(actors);
+  auto run = [&](const char* stage) {
+    const bool in_files = std::string(stage) != "memtable";
+    for (const EventFilter& f : filters) {
+      bool exact = false;
+      const uint64_t count = store_->CountEvents(f, 0, &exact).value();
+      ASSERT_GT(count, 5000u);
+      Result<uint64_t> estimate = store_->EstimateEvents(f);
+      ASSERT_TRUE(estimate.ok()) << estimate.status().ToString();
+      const double ratio = static_cast<double>(*estimate) / static_cast<double>(count);
+      if (in_files) {
+        EXPECT_GT(ratio, 0.85) << stage << ": " << *estimate << " for " << count;
+        EXPECT_LT(ratio, 1.15) << stage << ": " << *estimate << " for " << count;
+      } else {
+        // Memtable counts are sampled from the skiplist: the magnitude only.
+        EXPECT_GT(ratio, 0.1) << stage << ": " << *estimate << " for " << count;
+        EXPECT_LT(ratio, 10.0) << stage << ": " << *estimate << " for " << count;
+      }
+    }
+    EventFilter none = Org("org_nobody");
+    EXPECT_EQ(store_->EstimateEvents(none).value(), 0u) << stage;
+    EventFilter empty = Org();
+    empty.from = kT0;
+    empty.to = kT0;
+    EXPECT_EQ(store_->EstimateEvents(empty).value(), 0u) << stage;
+    EXPECT_FALSE(store_->EstimateEvents(EventFilter{}).ok());
+  };
+  InEveryState(run);
+}
+
 // Readers running during appends see whole batches only.
 TEST_F(RocksStoreTest, ConcurrentReadersSeeWholeBatches) {
   constexpr size_t kBatch = 50;
@@ -1233,7 +1291,9 @@ void CheckpointWhileAppending(RocksStore* store, Writer* writer, const std::stri
     auto copy = MustOpen(o);
     ASSERT_NE(copy, nullptr);
     EXPECT_GE(copy->LastPosition().value(), before);
-    EXPECT_LE(copy->LastPosition().value(), after);
+    // LastPosition counts a batch once its write returned: the batch being written when the
+    // checkpoint finished may be in the copy without being counted in `after`.
+    EXPECT_LE(copy->LastPosition().value(), after + kBatch);
   }
   ExpectConsistentPrefix(copy_path, writer->all(), kBatch);
   // The source store is unaffected and keeps everything.

@@ -11,6 +11,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/table_properties.h>
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
@@ -2099,6 +2100,65 @@ Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max
     if (max_position == 0 || position <= max_position) ++n;
   }
   return n;
+}
+
+Result<uint64_t> RocksStore::EstimateEvents(const EventFilter& filter) {
+  if (filter.organization_id.empty()) {
+    return Status::InvalidArgument("an estimate needs an organization_id");
+  }
+  ScanRequest request;
+  request.filter = filter;
+  request.descending = false;
+  const ListRange range = ComputeRange(request);
+  if (range.empty) return uint64_t{0};
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  auto planned = PlanScan(db_.get(), handles_, snapshot.snapshot(), filter);
+  if (!planned.ok()) return planned.status();
+  const ScanPlan& plan = planned.value();
+  if (plan.nothing) return uint64_t{0};
+  // The key ranges IndexCursor would walk, one per index value.
+  const size_t n = plan.prefixes.size();
+  std::vector<std::string> bounds(2 * n);
+  std::vector<rocksdb::Range> ranges(n);
+  for (size_t i = 0; i < n; ++i) {
+    bounds[2 * i] = plan.prefixes[i];
+    AppendListKey(&bounds[2 * i], range.lo);
+    bounds[2 * i + 1] = plan.prefixes[i];
+    AppendListKey(&bounds[2 * i + 1], range.hi);
+    bounds[2 * i + 1].push_back('\0');
+    ranges[i] = rocksdb::Range(ToSlice(bounds[2 * i]), ToSlice(bounds[2 * i + 1]));
+  }
+  rocksdb::ColumnFamilyHandle* index = cf(plan.cf);
+  // Table files: the bytes of the ranges, at the entries per byte of the files they touch.
+  std::vector<uint64_t> sizes(n, 0);
+  rocksdb::SizeApproximationOptions so;
+  so.include_memtables = false;
+  so.include_files = true;
+  rocksdb::Status st = db_->GetApproximateSizes(so, index, ranges.data(), static_cast<int>(n),
+                                                sizes.data());
+  if (!st.ok()) return FromRocks(st, "cannot estimate an index range");
+  rocksdb::TablePropertiesCollection tables;
+  st = db_->GetPropertiesOfTablesInRange(index, ranges.data(), n, &tables);
+  if (!st.ok()) return FromRocks(st, "cannot read index table properties");
+  uint64_t entries = 0, data_bytes = 0;
+  for (const auto& [name, props] : tables) {
+    entries += props->num_entries;
+    data_bytes += props->data_size;
+  }
+  double total = 0;
+  if (data_bytes > 0) {
+    for (uint64_t bytes : sizes) {
+      total += static_cast<double>(bytes) * static_cast<double>(entries) /
+               static_cast<double>(data_bytes);
+    }
+  }
+  // Memtables: their own approximate entry counts.
+  for (const rocksdb::Range& r : ranges) {
+    uint64_t count = 0, bytes = 0;
+    db_->GetApproximateMemTableStats(index, r, &count, &bytes);
+    total += static_cast<double>(count);
+  }
+  return static_cast<uint64_t>(total + 0.5);
 }
 
 Result<std::optional<IdempotencyRecord>> RocksStore::GetIdempotency(

@@ -78,6 +78,7 @@ class RocksStore final : public Store {
                      bool fill_cache, const EventVisitor& visit) override;
   Result<uint64_t> CountEvents(const EventFilter& filter, uint64_t max_position,
                                bool* exact) override;
+  Result<uint64_t> EstimateEvents(const EventFilter& filter) override;
   Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& organization_id,
                                                           const std::string& key) override;
   Result<uint64_t> ExpireIdempotency(TimestampUs now) override;
