@@ -134,8 +134,10 @@ int Main(int argc, char** argv) {
       rows / secs, (cpu1.total() - cpu0.total()) / rows, static_cast<double>(job.bytes) / rows,
       static_cast<double>(rss_max - rss_before) / (1 << 20));
   std::printf("(columns: format | organization | rows | seconds | rows/s | CPU µs/row | "
-              "bytes/row | RSS growth MiB); file %s, %llu bytes\n",
-              manager->FilePath(job).c_str(), static_cast<unsigned long long>(job.bytes));
+              "bytes/row | RSS growth MiB); file %s, %llu bytes; the store's estimate of the "
+              "rows: %llu\n",
+              manager->FilePath(job).c_str(), static_cast<unsigned long long>(job.bytes),
+              static_cast<unsigned long long>(store->EstimateEvents(request.filter).value()));
   return 0;
 }
 
