@@ -2065,22 +2065,47 @@ Status RocksStore::VisitEvents(const std::vector<uint64_t>& positions, const Eve
   return MultiGetEvents(db_.get(), cf(kEvents), ro, positions, slot, filter, visit_view);
 }
 
-Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max_position,
-                                         bool* exact) {
-  *exact = true;
+namespace {
+
+// What a count of `filter` walks: the ascending (occurred_at, seq) range and the index plan
+// over `snap`; nullopt when provably nothing matches. `what` names the caller in errors.
+struct CountPlan {
+  ListRange range;
+  ScanPlan plan;
+};
+
+Result<std::optional<CountPlan>> PlanCount(rocksdb::DB* db,
+                                           const std::vector<rocksdb::ColumnFamilyHandle*>& h,
+                                           const rocksdb::Snapshot* snap, const EventFilter& filter,
+                                           const char* what) {
   if (filter.organization_id.empty()) {
-    return Status::InvalidArgument("a count needs an organization_id");
+    return Status::InvalidArgument(std::string(what) + " needs an organization_id");
   }
   ScanRequest request;
   request.filter = filter;
   request.descending = false;
-  const ListRange range = ComputeRange(request);
-  if (range.empty) return uint64_t{0};
-  rocksdb::ManagedSnapshot snapshot(db_.get());
-  auto planned = PlanScan(db_.get(), handles_, snapshot.snapshot(), filter);
+  CountPlan out;
+  out.range = ComputeRange(request);
+  if (out.range.empty) return std::optional<CountPlan>();
+  auto planned = PlanScan(db, h, snap, filter);
   if (!planned.ok()) return planned.status();
-  const ScanPlan& plan = planned.value();
-  if (plan.nothing) return uint64_t{0};
+  out.plan = std::move(planned).value();
+  if (out.plan.nothing) return std::optional<CountPlan>();
+  return std::optional<CountPlan>(std::move(out));
+}
+
+}  // namespace
+
+Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max_position,
+                                         bool* exact) {
+  *exact = true;
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  Result<std::optional<CountPlan>> planned =
+      PlanCount(db_.get(), handles_, snapshot.snapshot(), filter, "a count");
+  if (!planned.ok()) return planned.status();
+  if (!planned->has_value()) return uint64_t{0};
+  const ScanPlan& plan = (*planned)->plan;
+  const ListRange& range = (*planned)->range;
   *exact = plan.exact;
   std::vector<std::unique_ptr<IndexCursor>> cursors;
   for (const auto& prefix : plan.prefixes) {
@@ -2103,19 +2128,13 @@ Result<uint64_t> RocksStore::CountEvents(const EventFilter& filter, uint64_t max
 }
 
 Result<uint64_t> RocksStore::EstimateEvents(const EventFilter& filter) {
-  if (filter.organization_id.empty()) {
-    return Status::InvalidArgument("an estimate needs an organization_id");
-  }
-  ScanRequest request;
-  request.filter = filter;
-  request.descending = false;
-  const ListRange range = ComputeRange(request);
-  if (range.empty) return uint64_t{0};
   rocksdb::ManagedSnapshot snapshot(db_.get());
-  auto planned = PlanScan(db_.get(), handles_, snapshot.snapshot(), filter);
+  Result<std::optional<CountPlan>> planned =
+      PlanCount(db_.get(), handles_, snapshot.snapshot(), filter, "an estimate");
   if (!planned.ok()) return planned.status();
-  const ScanPlan& plan = planned.value();
-  if (plan.nothing) return uint64_t{0};
+  if (!planned->has_value()) return uint64_t{0};
+  const ScanPlan& plan = (*planned)->plan;
+  const ListRange& range = (*planned)->range;
   // The key ranges IndexCursor would walk, one per index value.
   const size_t n = plan.prefixes.size();
   std::vector<std::string> bounds(2 * n);
